@@ -1,0 +1,94 @@
+"""Where a model runs and at what precision, and how a run is made reproducible.
+
+Nothing here runs at import: the device is probed only when `pick_device` is called.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from dataclasses import dataclass
+from typing import ContextManager
+
+import numpy as np
+import torch
+
+__all__ = ["pick_device", "Precision", "pick_precision", "autocast", "seed_everything"]
+
+
+def pick_device(prefer: str | torch.device | None = None) -> torch.device:
+    """Return the best available device: CUDA, then Apple's MPS, then the CPU.
+
+    `prefer` (or the environment variable ``GENTUT_DEVICE``) forces one, for example ``"cpu"``
+    to compare against a GPU run on the same machine.
+    """
+    choice = prefer if prefer is not None else os.environ.get("GENTUT_DEVICE")
+    if choice is not None:
+        device = torch.device(choice)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device {choice!r} was asked for, but torch sees no CUDA device")
+        if device.type == "mps" and not _mps_available():
+            raise RuntimeError(f"device {choice!r} was asked for, but torch sees no MPS device")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The autocast dtype (None: full fp32) and whether losses need a GradScaler.
+
+    fp16 has a narrow exponent range, so small gradients underflow to zero unless the loss is
+    scaled up first; bf16 keeps fp32's range and needs no scaler.
+    """
+
+    dtype: torch.dtype | None
+    use_scaler: bool
+
+    @property
+    def label(self) -> str:
+        return "fp32" if self.dtype is None else str(self.dtype).removeprefix("torch.")
+
+
+def pick_precision(device: torch.device, mixed: bool | None = None) -> Precision:
+    """Mixed precision on by default on CUDA (bf16 where the GPU supports it, else fp16 with a
+    scaler), off on the CPU and MPS unless ``mixed=True`` asks for bf16 autocast."""
+    if mixed is None:
+        mixed = device.type == "cuda"
+    if not mixed:
+        return Precision(dtype=None, use_scaler=False)
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return Precision(dtype=torch.bfloat16, use_scaler=False)
+        return Precision(dtype=torch.float16, use_scaler=True)
+    if device.type == "mps":
+        return Precision(dtype=torch.float16, use_scaler=False)
+    return Precision(dtype=torch.bfloat16, use_scaler=False)
+
+
+def autocast(device: torch.device, precision: Precision) -> ContextManager:
+    """A context in which eligible ops run at `precision`; a no-op for full precision."""
+    if precision.dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=precision.dtype)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) so a run can be repeated.
+
+    Bitwise repeatability on a GPU also needs deterministic kernels; we leave those off because
+    they slow training, so GPU runs agree closely, not exactly.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
