@@ -1,0 +1,13 @@
+"""Networks (`networks`) and the objectives that train them, one model per file."""
+from gentut.models.autoencoder import Autoencoder, AutoencoderConfig, anomaly_scores
+from gentut.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+
+__all__ = [
+    "Autoencoder",
+    "AutoencoderConfig",
+    "anomaly_scores",
+    "ConvDecoder",
+    "ConvEncoder",
+    "MLPDecoder",
+    "MLPEncoder",
+]

@@ -1,0 +1,377 @@
+"""The book's figures: image grids, loss curves, latent scatters, ROC curves.
+
+Every function draws with matplotlib, titles the figure, labels its axes and returns the
+`matplotlib.figure.Figure`. None calls ``plt.show()``: in a notebook a returned figure displays
+when it is the cell's last expression (or with ``display(fig)``); in a script, save it with
+``fig.savefig(path)``. Functions that take ``ax=`` draw into an existing axes (for side-by-side
+panels) and return that axes' figure.
+
+Sizes are fixed here so every image grid in the book has one width, and every curve one size.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor
+
+__all__ = [
+    "image_grid",
+    "show_reconstructions",
+    "plot_losses",
+    "plot_latent_scatter",
+    "interpolation_strip",
+    "plot_curve",
+    "plot_roc",
+]
+
+GRID_WIDTH = 6.0  # inches: every image grid in the book has this width
+CURVE_FIGSIZE = (6.0, 4.0)  # loss curves, trade-off curves, ROC curves
+SCATTER_FIGSIZE = (6.0, 5.0)  # latent scatters (extra room for the legend)
+SEPARATOR_VALUE = 0.5  # mid grey: visible between black-background and white-background images
+SEPARATOR_PIXELS = 1
+CLASS_COLORMAP = "tab10"
+
+
+# --- images --------------------------------------------------------------------------------------
+
+
+def _images_to_numpy(images: Any, name: str = "images") -> np.ndarray:
+    """(N, C, H, W) or (N, H, W) tensor/array in [0, 1] -> float array (N, C, H, W)."""
+    if isinstance(images, Tensor):
+        images = images.detach().float().cpu().numpy()
+    array = np.asarray(images, dtype=np.float32)
+    if array.ndim == 3:
+        array = array[:, None]  # (N, H, W) -> (N, 1, H, W)
+    if array.ndim != 4 or array.shape[1] not in (1, 3):
+        raise ValueError(
+            f"{name} must have shape (N, C, H, W) with C = 1 or 3 (or (N, H, W)), "
+            f"got {array.shape}"
+        )
+    if len(array) == 0:
+        raise ValueError(f"{name} is empty; nothing to show")
+    low, high = float(np.nanmin(array)), float(np.nanmax(array))
+    if low < -1e-3 or high > 1 + 1e-3:
+        raise ValueError(
+            f"{name} must hold values in [0, 1], got range [{low:.3g}, {high:.3g}]; "
+            "decoder outputs are logits, pass torch.sigmoid(logits) or model.decode(z)"
+        )
+    return np.clip(array, 0.0, 1.0)
+
+
+def _mosaic(array: np.ndarray, nrow: int) -> np.ndarray:
+    """Tile (N, C, H, W) into one (rows*H + seps, nrow*W + seps, C) image, separators between."""
+    n, c, h, w = array.shape
+    rows = math.ceil(n / nrow)
+    p = SEPARATOR_PIXELS
+    canvas = np.full((rows * (h + p) - p, nrow * (w + p) - p, c), SEPARATOR_VALUE, np.float32)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        top, left = r * (h + p), col * (w + p)
+        canvas[top : top + h, left : left + w] = array[i].transpose(1, 2, 0)
+    return canvas
+
+
+def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return fig, ax
+
+
+def _draw_grid(ax: Axes, array: np.ndarray, nrow: int) -> None:
+    canvas = _mosaic(array, nrow)
+    if canvas.shape[2] == 1:
+        ax.imshow(canvas[:, :, 0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    else:
+        ax.imshow(canvas, interpolation="nearest")
+    ax.set_xticks([])  # ticks off but the axes kept, so row labels (set_ylabel) still show
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _grid_figsize(rows: int, cols: int, h: int, w: int, extra: float = 0.5) -> tuple[float, float]:
+    return GRID_WIDTH, GRID_WIDTH * (rows * h) / (cols * w) + extra
+
+
+def image_grid(
+    images: Any, *, nrow: int | None = None, ax: Axes | None = None, title: str | None = None
+) -> Figure:
+    """Show images (N, C, H, W) in [0, 1] as one grid, grey scale for one channel.
+
+    Args:
+        images: tensor or array (N, C, H, W) (or (N, H, W)) with values in [0, 1].
+        nrow: images per row (as in torchvision's ``make_grid``); default about sqrt(N).
+        ax: draw into this axes instead of a new figure.
+        title: figure title; default ``"N images"``.
+    """
+    array = _images_to_numpy(images)
+    n, _, h, w = array.shape
+    if nrow is None:
+        nrow = math.ceil(math.sqrt(n))
+    if isinstance(nrow, bool) or not isinstance(nrow, int) or nrow < 1:
+        raise ValueError(f"nrow must be a positive int, got {nrow!r}")
+    nrow = min(nrow, n)
+    rows = math.ceil(n / nrow)
+    fig, ax = _new_axes(ax, _grid_figsize(rows, nrow, h, w))
+    _draw_grid(ax, array, nrow)
+    ax.set_title(title if title is not None else f"{n} images")
+    return fig
+
+
+def show_reconstructions(
+    originals: Any, reconstructions: Any, *, n: int = 10, title: str = "Reconstructions"
+) -> Figure:
+    """Two rows: the first `n` originals above their reconstructions."""
+    originals_np = _images_to_numpy(originals, "originals")
+    reconstructions_np = _images_to_numpy(reconstructions, "reconstructions")
+    if originals_np.shape != reconstructions_np.shape:
+        raise ValueError(
+            f"originals and reconstructions must have the same shape, got "
+            f"{originals_np.shape} and {reconstructions_np.shape}"
+        )
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = min(n, len(originals_np))
+    _, _, h, w = originals_np.shape
+    fig, axes = plt.subplots(
+        2, 1, figsize=_grid_figsize(2, n, h, w, extra=0.7), layout="constrained"
+    )
+    for ax, array, label in zip(
+        axes, (originals_np[:n], reconstructions_np[:n]), ("original", "reconstruction")
+    ):
+        _draw_grid(ax, array, n)
+        # Horizontal, so a long label fits beside a row only one image tall.
+        ax.set_ylabel(label, rotation=0, ha="right", va="center")
+    fig.suptitle(title)
+    return fig
+
+
+def interpolation_strip(
+    images: Any,
+    *,
+    title: str = "Interpolation in latent space",
+    row_labels: Sequence[str] | None = None,
+) -> Figure:
+    """Rows of images decoded along paths between latent codes, left to right.
+
+    Args:
+        images: one row (K, C, H, W) or several rows (R, K, C, H, W), values in [0, 1].
+        title: figure title.
+        row_labels: optional label for each row (e.g. ``"3 -> 8"``).
+    """
+    if isinstance(images, Tensor):
+        images = images.detach().float().cpu().numpy()
+    array = np.asarray(images, dtype=np.float32)
+    if array.ndim == 4:
+        array = array[None]  # one row: (1, K, C, H, W)
+    if array.ndim != 5:
+        raise ValueError(
+            f"images must be (K, C, H, W) for one strip or (R, K, C, H, W) for R strips, "
+            f"got shape {array.shape}"
+        )
+    rows, steps = array.shape[:2]
+    if row_labels is not None and len(row_labels) != rows:
+        raise ValueError(f"row_labels must have {rows} entries, got {len(row_labels)}")
+    flat = _images_to_numpy(array.reshape(rows * steps, *array.shape[2:]))
+    _, _, h, w = flat.shape
+    fig, ax = _new_axes(None, _grid_figsize(rows, steps, h, w, extra=0.8))
+    _draw_grid(ax, flat, steps)
+    ax.set_title(title)
+    ax.set_xlabel("interpolation step (start code on the left, end code on the right)")
+    if row_labels is not None:
+        p = SEPARATOR_PIXELS
+        ax.set_yticks([r * (h + p) + h / 2 for r in range(rows)], labels=list(row_labels))
+        ax.tick_params(axis="y", length=0)
+    return fig
+
+
+# --- curves --------------------------------------------------------------------------------------
+
+
+def _series(history: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(history, Mapping):
+        steps, values = history[name]
+    else:
+        steps, values = history.series(name)
+    steps_np = np.asarray([float(s) for s in steps])
+    values_np = np.asarray([float(v) for v in values])
+    if steps_np.shape != values_np.shape:
+        raise ValueError(
+            f"series {name!r} has {len(steps_np)} steps but {len(values_np)} values"
+        )
+    return steps_np, values_np
+
+
+def plot_losses(
+    history: Any,
+    names: Sequence[str] | None = None,
+    *,
+    ax: Axes | None = None,
+    logy: bool = False,
+    title: str = "Training losses",
+    xlabel: str = "training step",
+    ylabel: str = "loss (nats per image)",
+) -> Figure:
+    """Plot logged values against the training step, one line per name.
+
+    Args:
+        history: a `gentut.trainer.History` (anything with ``.names`` and
+            ``.series(name) -> (steps, values)``) or a dict ``name -> (steps, values)``.
+        names: which series to plot; default all.
+        ax: draw into this axes instead of a new figure.
+        logy: logarithmic y axis (useful when the loss falls by orders of magnitude).
+    """
+    if isinstance(history, Mapping):
+        available = list(history.keys())
+    elif hasattr(history, "series") and hasattr(history, "names"):
+        available = list(history.names)
+    else:
+        raise TypeError(
+            "history must have .names and .series(name), or be a dict name -> (steps, values); "
+            f"got {type(history).__name__}"
+        )
+    if names is None:
+        names = available
+    elif isinstance(names, str):
+        names = [names]
+    missing = [name for name in names if name not in available]
+    if missing:
+        raise ValueError(f"no series named {missing}; available: {available}")
+    if not names:
+        raise ValueError("history holds no series to plot")
+    fig, ax = _new_axes(ax, CURVE_FIGSIZE)
+    for name in names:
+        steps, values = _series(history, name)
+        ax.plot(steps, values, label=name, marker="o" if len(steps) < 20 else None, markersize=3)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if len(names) > 1:
+        ax.legend()
+    return fig
+
+
+def plot_curve(
+    x: Any,
+    y: Any,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    ax: Axes | None = None,
+    logx: bool = False,
+    marker: str = "o",
+    label: str | None = None,
+) -> Figure:
+    """One measured curve, e.g. reconstruction error against latent size."""
+    x_np = np.asarray(x.detach().cpu() if isinstance(x, Tensor) else x, dtype=np.float64)
+    y_np = np.asarray(y.detach().cpu() if isinstance(y, Tensor) else y, dtype=np.float64)
+    if x_np.ndim != 1 or x_np.shape != y_np.shape:
+        raise ValueError(f"x and y must be 1-D of equal length, got {x_np.shape} and {y_np.shape}")
+    fig, ax = _new_axes(ax, CURVE_FIGSIZE)
+    ax.plot(x_np, y_np, marker=marker, label=label)
+    if logx:
+        ax.set_xscale("log", base=2)  # latent sizes are usually powers of two
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if label is not None:
+        ax.legend()
+    return fig
+
+
+def plot_roc(
+    fpr: Any,
+    tpr: Any,
+    auc: float,
+    *,
+    ax: Axes | None = None,
+    title: str = "ROC curve",
+    label: str | None = None,
+) -> Figure:
+    """ROC curve with its AUC in the legend and the chance diagonal for reference."""
+    fpr_np, tpr_np = np.asarray(fpr, dtype=np.float64), np.asarray(tpr, dtype=np.float64)
+    if fpr_np.ndim != 1 or fpr_np.shape != tpr_np.shape:
+        raise ValueError(
+            f"fpr and tpr must be 1-D of equal length, got {fpr_np.shape} and {tpr_np.shape}"
+        )
+    fig, ax = _new_axes(ax, CURVE_FIGSIZE)
+    prefix = f"{label}, " if label else ""
+    ax.plot(fpr_np, tpr_np, label=f"{prefix}AUC = {auc:.3f}")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance (AUC = 0.5)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    ax.grid(True, alpha=0.3)
+    return fig
+
+
+# --- latent spaces -------------------------------------------------------------------------------
+
+
+def plot_latent_scatter(
+    z: Any,
+    labels: Any = None,
+    *,
+    ax: Axes | None = None,
+    title: str = "Latent codes",
+    class_names: Sequence[str] | None = None,
+    xlabel: str = "$z_1$",
+    ylabel: str = "$z_2$",
+) -> Figure:
+    """Scatter 2-D codes (N, 2), coloured by integer label (tab10) with a legend.
+
+    More than ten distinct labels get a colour bar instead of a legend.
+    """
+    z_np = np.asarray(z.detach().float().cpu() if isinstance(z, Tensor) else z, dtype=np.float64)
+    if z_np.ndim != 2 or z_np.shape[1] != 2:
+        raise ValueError(
+            f"z must have shape (N, 2) (a 2-D latent space), got {z_np.shape}; "
+            "project higher-dimensional codes to 2-D first"
+        )
+    fig, ax = _new_axes(ax, SCATTER_FIGSIZE)
+    style = dict(s=4, alpha=0.6, linewidths=0)
+    if labels is None:
+        ax.scatter(z_np[:, 0], z_np[:, 1], color="C0", **style)
+    else:
+        labels_np = np.asarray(labels.detach().cpu() if isinstance(labels, Tensor) else labels)
+        if labels_np.shape != (len(z_np),):
+            raise ValueError(
+                f"labels must have shape ({len(z_np)},), one per code, got {labels_np.shape}"
+            )
+        classes = np.unique(labels_np)
+        if len(classes) <= 10:
+            cmap = plt.get_cmap(CLASS_COLORMAP)
+            for k, label in enumerate(classes):
+                index = int(label) if np.issubdtype(classes.dtype, np.integer) else k
+                name = str(label)
+                if class_names is not None and np.issubdtype(classes.dtype, np.integer):
+                    name = class_names[int(label)]
+                chosen = labels_np == label
+                ax.scatter(
+                    z_np[chosen, 0], z_np[chosen, 1], color=cmap(index % 10), label=name, **style
+                )
+            ax.legend(
+                title="label", markerscale=4, loc="center left", bbox_to_anchor=(1.0, 0.5),
+                frameon=False,
+            )
+        else:
+            points = ax.scatter(z_np[:, 0], z_np[:, 1], c=labels_np, cmap="viridis", **style)
+            fig.colorbar(points, ax=ax, label="label")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return fig

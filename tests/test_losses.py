@@ -1,0 +1,108 @@
+"""Loss terms against hand-computed values and torch.distributions."""
+import math
+
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from gentut.losses import bernoulli_nll, gaussian_kl_standard_normal, gaussian_nll, squared_error
+
+
+def test_bernoulli_nll_of_zero_logits_is_log_2_per_pixel():
+    logits = torch.zeros(3, 1, 4, 4)
+    x = torch.rand(3, 1, 4, 4)
+    # sigmoid(0) = 1/2, so each pixel costs -[x log 1/2 + (1-x) log 1/2] = log 2 whatever x is.
+    assert bernoulli_nll(logits, x).item() == pytest.approx(16 * math.log(2), rel=1e-6)
+
+
+def test_bernoulli_nll_matches_hand_computed_single_pixel_values():
+    logits = torch.tensor([[2.0], [-1.0]])
+    x = torch.tensor([[1.0], [0.25]])
+    p = torch.sigmoid(logits)
+    by_hand = -(x * p.log() + (1 - x) * (1 - p).log()).squeeze(1)
+    assert torch.allclose(bernoulli_nll(logits, x, reduction="none"), by_hand, atol=1e-6)
+    assert bernoulli_nll(logits, x).item() == pytest.approx(by_hand.mean().item(), rel=1e-6)
+
+
+def test_bernoulli_nll_sums_pixels_and_averages_images():
+    logits, x = torch.randn(5, 1, 3, 3), torch.rand(5, 1, 3, 3)
+    per_example = bernoulli_nll(logits, x, reduction="none")
+    assert per_example.shape == (5,)
+    assert bernoulli_nll(logits, x).item() == pytest.approx(per_example.mean().item(), rel=1e-6)
+
+
+def test_bernoulli_nll_is_finite_for_extreme_logits():
+    logits = torch.tensor([[-200.0, 200.0]])
+    x = torch.tensor([[0.0, 1.0]])
+    loss = bernoulli_nll(logits, x)
+    assert torch.isfinite(loss) and loss.item() < 1e-6
+
+
+def test_gaussian_nll_matches_closed_form_and_torch_normal():
+    mean, x = torch.rand(4, 1, 2, 3), torch.rand(4, 1, 2, 3)
+    sigma = 0.3
+    by_hand = ((x - mean) ** 2 / (2 * sigma**2) + 0.5 * math.log(2 * math.pi * sigma**2)).flatten(1).sum(1)
+    from_torch = -Normal(mean, sigma).log_prob(x).flatten(1).sum(1)
+    got = gaussian_nll(mean, x, sigma=sigma, reduction="none")
+    assert torch.allclose(got, by_hand, atol=1e-5)
+    assert torch.allclose(got, from_torch, atol=1e-5)
+
+
+def test_gaussian_nll_of_perfect_mean_is_the_normalising_constant():
+    x = torch.rand(2, 10)
+    assert gaussian_nll(x, x).item() == pytest.approx(10 * 0.5 * math.log(2 * math.pi), rel=1e-6)
+
+
+def test_gaussian_nll_accepts_a_tensor_sigma():
+    mean, x = torch.zeros(2, 3), torch.ones(2, 3)
+    sigma = torch.tensor([1.0, 2.0, 0.5])
+    expected = -Normal(mean, sigma).log_prob(x).sum(1).mean()
+    assert gaussian_nll(mean, x, sigma=sigma).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("sigma", [0.0, -1.0, True])
+def test_gaussian_nll_rejects_non_positive_sigma(sigma):
+    with pytest.raises(ValueError, match="sigma must be a positive number"):
+        gaussian_nll(torch.zeros(1, 2), torch.zeros(1, 2), sigma=sigma)
+
+
+def test_squared_error_sums_pixels_and_averages_images():
+    recon = torch.zeros(2, 1, 2, 2)
+    x = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.5, 0.5, 0.5, 0.5]]).view(2, 1, 2, 2)
+    assert torch.allclose(squared_error(recon, x, reduction="none"), torch.tensor([2.0, 1.0]))
+    assert squared_error(recon, x).item() == pytest.approx(1.5)
+
+
+def test_gaussian_kl_matches_torch_distributions():
+    mean, logvar = torch.randn(6, 4), torch.randn(6, 4)
+    posterior = Normal(mean, (0.5 * logvar).exp())
+    prior = Normal(torch.zeros(6, 4), torch.ones(6, 4))
+    expected = kl_divergence(posterior, prior).sum(1)
+    got = gaussian_kl_standard_normal(mean, logvar, reduction="none")
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert gaussian_kl_standard_normal(mean, logvar).item() == pytest.approx(expected.mean().item(), rel=1e-5)
+
+
+def test_gaussian_kl_is_zero_at_the_prior():
+    assert gaussian_kl_standard_normal(torch.zeros(3, 2), torch.zeros(3, 2)).item() == 0.0
+
+
+def test_losses_reject_mismatched_shapes_instead_of_broadcasting():
+    with pytest.raises(ValueError, match=r"logits and x must have the same shape, got \(2, 784\) and \(2, 1, 28, 28\)"):
+        bernoulli_nll(torch.zeros(2, 784), torch.zeros(2, 1, 28, 28))
+    with pytest.raises(ValueError, match="same shape"):
+        squared_error(torch.zeros(2, 3), torch.zeros(3))
+    with pytest.raises(ValueError, match="same shape"):
+        gaussian_kl_standard_normal(torch.zeros(2, 3), torch.zeros(2, 4))
+
+
+def test_losses_reject_unknown_reduction():
+    with pytest.raises(ValueError, match="reduction must be 'none' or 'mean', got 'sum'"):
+        bernoulli_nll(torch.zeros(1, 2), torch.zeros(1, 2), reduction="sum")
+
+
+def test_bernoulli_nll_backpropagates_to_logits():
+    logits = torch.zeros(2, 3, requires_grad=True)
+    bernoulli_nll(logits, torch.ones(2, 3)).backward()
+    # d/dl of -log sigmoid(l) at l = 0 is -(1 - 1/2) = -1/2, divided by batch size 2.
+    assert torch.allclose(logits.grad, torch.full((2, 3), -0.25))
