@@ -27,11 +27,14 @@ __all__ = [
     "interpolation_strip",
     "plot_curve",
     "plot_roc",
+    "plot_samples_2d",
+    "plot_density_and_samples",
 ]
 
 GRID_WIDTH = 6.0  # inches: every image grid in the book has this width
 CURVE_FIGSIZE = (6.0, 4.0)  # loss curves, trade-off curves, ROC curves
 SCATTER_FIGSIZE = (6.0, 5.0)  # latent scatters (extra room for the legend)
+PLANE_FIGSIZE = (5.5, 5.0)  # 2-D toy distributions: equal axes
 SEPARATOR_VALUE = 0.5  # mid grey: visible between black-background and white-background images
 SEPARATOR_PIXELS = 1
 CLASS_COLORMAP = "tab10"
@@ -373,5 +376,81 @@ def plot_latent_scatter(
             fig.colorbar(points, ax=ax, label="label")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return fig
+
+
+# --- 2-D distributions ---------------------------------------------------------------------------
+
+
+def _points_2d(points: Any, name: str) -> np.ndarray:
+    array = np.asarray(points.detach().cpu() if isinstance(points, Tensor) else points, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise ValueError(f"{name} must have shape (N, 2), got {array.shape}")
+    return array
+
+
+def plot_samples_2d(
+    samples: Any,
+    *,
+    ax: Axes | None = None,
+    title: str = "Samples",
+    bins: int | None = None,
+    data: Any = None,
+) -> Figure:
+    """2-D samples as a scatter, or as a 2-D histogram when `bins` is given (the only density
+    estimate an implicit model allows); `data` (N, 2) is drawn underneath for comparison."""
+    points = _points_2d(samples, "samples")
+    fig, ax = _new_axes(ax, PLANE_FIGSIZE)
+    if data is not None:
+        reference = _points_2d(data, "data")
+        ax.scatter(reference[:, 0], reference[:, 1], s=3, color="grey", alpha=0.4, label="data")
+    if bins is None:
+        ax.scatter(points[:, 0], points[:, 1], s=3, color="C1", alpha=0.6, label="samples")
+        if data is not None:
+            ax.legend(loc="upper right", markerscale=4)
+    else:
+        counts = ax.hist2d(points[:, 0], points[:, 1], bins=bins, cmap="Greys")[3]
+        fig.colorbar(counts, ax=ax, label="samples per bin")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_title(title)
+    return fig
+
+
+def plot_density_and_samples(
+    log_density: Any,
+    *,
+    data: Any,
+    samples: Any,
+    ax: Axes | None = None,
+    title: str = "Model density, data and samples",
+    resolution: int = 200,
+) -> Figure:
+    """Filled contours of an explicit model's log-density with held-out data and model samples.
+
+    `log_density` maps an array of points (M, 2) to their log-densities (M,), e.g. a fitted
+    scikit-learn mixture's ``score_samples``.
+    """
+    data_np, samples_np = _points_2d(data, "data"), _points_2d(samples, "samples")
+    both = np.concatenate([data_np, samples_np])
+    low, high = both.min(axis=0), both.max(axis=0)
+    margin = 0.15 * (high - low)
+    x1 = np.linspace(low[0] - margin[0], high[0] + margin[0], resolution)
+    x2 = np.linspace(low[1] - margin[1], high[1] + margin[1], resolution)
+    grid = np.stack(np.meshgrid(x1, x2), axis=-1).reshape(-1, 2)  # (R*R, 2)
+    values = np.asarray(log_density(grid), dtype=np.float64).reshape(resolution, resolution)
+    fig, ax = _new_axes(ax, PLANE_FIGSIZE)
+    # Clip the far tails: a log-density of -1e4 and one of -50 are both "no mass" to the eye.
+    levels = np.linspace(max(values.min(), values.max() - 30.0), values.max(), 16)
+    filled = ax.contourf(x1, x2, values.clip(levels[0]), levels=levels, cmap="Blues")
+    fig.colorbar(filled, ax=ax, label="model log-density (nats)")
+    ax.scatter(data_np[:, 0], data_np[:, 1], s=2, color="black", alpha=0.5, label="held-out data")
+    ax.scatter(samples_np[:, 0], samples_np[:, 1], s=2, color="C1", alpha=0.6, label="model samples")
+    ax.legend(loc="upper right", markerscale=5)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
     ax.set_title(title)
     return fig

@@ -157,3 +157,39 @@ def test_every_figure_is_titled(tmp_path):
     ]
     for fig in figures:
         assert any(_titles(fig)), fig
+
+
+def test_plot_samples_2d_scatter_and_histogram(tmp_path):
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(500, 2))
+    fig = plots.plot_samples_2d(points, data=points + 1, title="scatter")
+    assert fig.axes[0].get_title() == "scatter"
+    fig.savefig(tmp_path / "scatter.png")
+    fig = plots.plot_samples_2d(points, bins=20, title="histogram")
+    # The histogram's colour bar is a second axes.
+    assert len(fig.axes) == 2
+    fig.savefig(tmp_path / "hist.png")
+    plt.close("all")
+
+
+def test_plot_samples_2d_rejects_points_that_are_not_2d():
+    with pytest.raises(ValueError, match=r"samples must have shape \(N, 2\)"):
+        plots.plot_samples_2d(np.zeros((10, 3)))
+
+
+def test_plot_density_and_samples_evaluates_the_density_on_a_grid(tmp_path):
+    seen = []
+
+    def log_density(grid):
+        seen.append(grid.shape)
+        return -0.5 * (grid**2).sum(axis=1)  # standard Gaussian up to a constant
+
+    rng = np.random.default_rng(0)
+    fig = plots.plot_density_and_samples(
+        log_density, data=rng.normal(size=(100, 2)), samples=rng.normal(size=(100, 2)),
+        resolution=50, title="density",
+    )
+    assert seen == [(2500, 2)]
+    assert fig.axes[0].get_title() == "density"
+    fig.savefig(tmp_path / "density.png")
+    plt.close("all")
