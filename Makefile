@@ -1,0 +1,70 @@
+# gentut: build the book, test everything, re-run the notebooks.
+#
+#   make book      HTML book from the outputs stored in the notebooks -> _build/html/index.html
+#   make test      unit tests, every notebook in _toc.yml in the smoke profile, the book build
+#   make execute   re-run every notebook in the cpu profile and store its outputs (commit them)
+#   make lab       JupyterLab on book/
+#   make clean     remove build outputs (keeps the virtual environment)
+#
+# The first target that needs it creates a virtual environment in $(VENV) and installs torch
+# (pinned, first) and gentut with the book and dev extras into it.
+
+PYTHON ?= python3
+VENV ?= .venv
+# The tested PyTorch release. pip takes the CPU build unless told otherwise; on a GPU machine
+# pass the build for your CUDA driver, e.g.
+#   make lab TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126"
+TORCH_SPEC ?= torch==2.13.0
+# pytest-xdist workers. Unit tests run in one process: torch already uses both cores of a 2-core
+# machine, and two workers measured slower (oversubscribed threads, torch imported twice).
+# Notebooks each run on their own kernel, so two workers overlap kernel start-up and imports.
+UNIT_JOBS ?= 0
+NOTEBOOK_JOBS ?= 2
+# Upper bound on one notebook cell in the smoke profile, in seconds.
+CELL_TIMEOUT ?= 300
+# Notebooks for `make execute`; empty means every notebook in _toc.yml.
+NOTEBOOKS ?=
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: all install book test unit notebooks execute check lab clean
+
+all: book
+
+install: $(STAMP)
+
+# Re-installs when pyproject.toml changes. torch goes first so that pyproject's range leaves it
+# alone instead of fetching another build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	$(BIN)/python -m pip install --quiet -e ".[book,dev]"
+	echo "$(TORCH_SPEC)" > $@
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build --warningiserror --keep-going .
+	@echo "The book is in _build/html; open $(CURDIR)/_build/html/index.html"
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -n $(UNIT_JOBS) tests
+
+# Each notebook runs on its own kernel; --dist loadscope keeps a notebook's cells on one worker.
+notebooks: $(STAMP)
+	GENTUT_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=$(CELL_TIMEOUT) \
+		-n $(NOTEBOOK_JOBS) --dist loadscope $$($(BIN)/python -m gentut.notebooks list)
+
+test: unit notebooks book
+
+execute: $(STAMP)
+	$(BIN)/python -m gentut.notebooks execute $(NOTEBOOKS)
+
+check: $(STAMP)
+	$(BIN)/python -m gentut.notebooks check
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab book/
+
+clean:
+	rm -rf _build .pytest_cache
+	find gentut tests book -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,388 @@
+"""The book's notebooks: list them from ``_toc.yml``, run them and store clean outputs, check them.
+
+The table of contents is the one list of chapters: the Makefile tests, executes and checks exactly
+the notebooks it names, so a new chapter is covered by adding it to ``_toc.yml``.
+
+Command line (from the repository root)::
+
+    python -m gentut.notebooks list                 # the toc's notebooks, in reading order
+    python -m gentut.notebooks execute [paths...]   # re-run them (profile cpu unless
+                                                    # GENTUT_PROFILE is set), store clean outputs
+    python -m gentut.notebooks check [paths...]     # stored outputs come from a real, clean run
+
+Stored outputs are what the book renders, so `execute` cleans them the way a reader's terminal
+would show them: a text progress bar that redraws itself with carriage returns is stored as its
+final state, and a run that printed an error or a warning is refused rather than committed.
+
+Nothing runs at import; PyYAML, nbformat and nbclient (installed with the ``book`` and ``dev``
+extras) are imported only when a function needs them.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+__all__ = [
+    "find_root",
+    "toc_entries",
+    "resolve_entry",
+    "toc_notebooks",
+    "resolve_carriage_returns",
+    "merge_streams",
+    "clean_outputs",
+    "find_problems",
+    "check_notebook",
+    "execute_notebook",
+    "main",
+]
+
+TOC_NAME = "_toc.yml"
+RUN_KEY = "gentut"  # notebook metadata: nb.metadata["gentut"]["run"] = {...}
+ALLOWED_ERROR_TAG = "raises-exception"  # the tag myst-nb, nbclient and nbval all honour
+SKIP_TAGS = frozenset({"skip-execution"})  # cells nbclient does not run
+BOOK_PROFILES = ("cpu", "gpu")  # profiles whose outputs may be committed (never smoke)
+FORBIDDEN_TEXT = ("Traceback", "Warning")
+DEFAULT_CELL_TIMEOUT = 3600  # seconds; generous: a cpu-profile training cell takes minutes
+
+
+# --------------------------------------------------------------------------- the table of contents
+
+
+def find_root(start: str | Path | None = None) -> Path:
+    """The repository root: the first folder at or above `start` (default: cwd) holding _toc.yml."""
+    here = Path(start if start is not None else Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / TOC_NAME).is_file():
+            return folder
+    raise FileNotFoundError(f"expected a {TOC_NAME} in {here} or a folder above it, found none")
+
+
+def toc_entries(toc: dict[str, Any]) -> list[str]:
+    """Every ``file`` a jb-book toc names (root first, then parts, chapters, sections), in order."""
+    if not isinstance(toc, dict) or "root" not in toc:
+        raise ValueError(f"expected a jb-book toc (a mapping with a 'root' key), got {toc!r:.80}")
+    entries = [str(toc["root"])]
+
+    def walk(items: list[dict[str, Any]]) -> None:
+        for item in items:
+            if "file" in item:
+                entries.append(str(item["file"]))
+            for key in ("parts", "chapters", "sections"):
+                walk(item.get(key, []))
+
+    for key in ("parts", "chapters"):
+        walk(toc.get(key, []))
+    return entries
+
+
+def read_toc(root: Path) -> dict[str, Any]:
+    import yaml
+
+    with open(root / TOC_NAME, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def resolve_entry(root: Path, entry: str) -> Path:
+    """The file a toc entry names: as written if it has a suffix, else .ipynb, then .md."""
+    path = root / entry
+    candidates = [path] if path.suffix in (".ipynb", ".md") else [
+        path.with_name(path.name + ".ipynb"),
+        path.with_name(path.name + ".md"),
+    ]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    names = ", ".join(str(c.relative_to(root)) for c in candidates)
+    raise FileNotFoundError(f"{TOC_NAME} names {entry!r}, but none of {names} exists")
+
+
+def toc_notebooks(root: Path | None = None) -> list[Path]:
+    """The notebooks (.ipynb) the toc names, in reading order, relative to `root`."""
+    root = find_root() if root is None else Path(root)
+    files = (resolve_entry(root, entry) for entry in toc_entries(read_toc(root)))
+    return [path.relative_to(root) for path in files if path.suffix == ".ipynb"]
+
+
+# --------------------------------------------------------------------------- cleaning outputs
+
+
+def resolve_carriage_returns(text: str) -> str:
+    """Show `text` as a terminal would: on each line keep only what follows the last ``\\r``.
+
+    A text progress bar redraws itself with ``\\r``, so it is stored as its final state. A line
+    ending in ``\\r\\n`` (a Windows line end) keeps its text, and a line a progress bar blanked
+    out with spaces becomes empty.
+    """
+    lines = []
+    for line in text.split("\n"):
+        if "\r" in line:
+            line = line.rstrip("\r").rsplit("\r", 1)[-1]
+            if not line.strip():
+                line = ""
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def merge_streams(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Merge consecutive stream outputs of the same name (stdout or stderr) into one."""
+    merged: list[dict[str, Any]] = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (
+            output.get("output_type") == "stream"
+            and previous is not None
+            and previous.get("output_type") == "stream"
+            and previous.get("name") == output.get("name")
+        ):
+            previous["text"] = _text(previous) + _text(output)
+        else:
+            merged.append(output)
+    return merged
+
+
+def _text(output: dict[str, Any]) -> str:
+    text = output.get("text", "")
+    return "".join(text) if isinstance(text, list) else text
+
+
+def clean_outputs(nb: Any) -> Any:
+    """Clean `nb`'s outputs in place and return it.
+
+    Streams are merged and carriage returns resolved (a progress bar keeps its last state);
+    stderr streams left empty are dropped; per-cell execution timestamps are removed so a re-run
+    changes only what the run changed.
+    """
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        outputs = merge_streams(list(cell.get("outputs", [])))
+        for output in outputs:
+            if output.get("output_type") == "stream":
+                output["text"] = resolve_carriage_returns(_text(output))
+        cell["outputs"] = [
+            output
+            for output in outputs
+            if not (
+                output.get("output_type") == "stream"
+                and output.get("name") == "stderr"
+                and not _text(output).strip()
+            )
+        ]
+        cell.get("metadata", {}).pop("execution", None)
+    return nb
+
+
+# --------------------------------------------------------------------------- finding problems
+
+
+def _tags(cell: dict[str, Any]) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+def _output_texts(output: dict[str, Any]) -> Iterator[str]:
+    """The human-readable text of one output: a stream's text, a result's text/plain."""
+    if output.get("output_type") == "stream":
+        yield _text(output)
+    data = output.get("data", {})
+    if "text/plain" in data:
+        plain = data["text/plain"]
+        yield "".join(plain) if isinstance(plain, list) else plain
+
+
+def find_problems(nb: Any) -> list[str]:
+    """Errors a reader should not see: error outputs (unless the cell is tagged
+    raises-exception) and "Traceback" or "Warning" in printed text. One message per problem."""
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        allowed_error = ALLOWED_ERROR_TAG in _tags(cell)
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                if not allowed_error:
+                    problems.append(
+                        f"cell {index}: error output {output.get('ename')}: {output.get('evalue')}"
+                        f" (tag the cell {ALLOWED_ERROR_TAG!r} if it is meant to raise)"
+                    )
+                continue
+            for text in _output_texts(output):
+                for word in FORBIDDEN_TEXT:
+                    if word in text:
+                        line = next(line for line in text.splitlines() if word in line)
+                        problems.append(f"cell {index}: output contains {word!r}: {line.strip()}")
+    return problems
+
+
+def check_notebook(nb: Any) -> list[str]:
+    """Problems showing that `nb`'s stored outputs are not from one real, clean run.
+
+    A real run (by `execute_notebook` in the cpu or gpu profile) numbers every non-empty code cell
+    1, 2, 3, ... from a fresh kernel, records ``metadata.gentut.run``, and shows no errors,
+    tracebacks or warnings. Cells tagged skip-execution are not run and are not counted.
+    """
+    problems = []
+    run = nb.metadata.get(RUN_KEY, {}).get("run")
+    if not run:
+        problems.append(f"no metadata.{RUN_KEY}.run: run it with `python -m gentut.notebooks execute`")
+    elif run.get("profile") not in BOOK_PROFILES:
+        problems.append(
+            f"metadata.{RUN_KEY}.run.profile must be one of {BOOK_PROFILES}, got {run.get('profile')!r}"
+        )
+    expected = 1
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code" or not cell.get("source", "").strip():
+            continue
+        if _tags(cell) & SKIP_TAGS:
+            continue
+        count = cell.get("execution_count")
+        if count != expected:
+            problems.append(
+                f"cell {index}: execution_count {count!r}, expected {expected} "
+                "(every code cell run once, in order, from a fresh kernel)"
+            )
+            break
+        expected += 1
+    return problems + find_problems(nb)
+
+
+# --------------------------------------------------------------------------- running
+
+
+@contextlib.contextmanager
+def _environment(**defaults: str) -> Iterator[None]:
+    """Set environment variables that are not already set, for the duration of the block."""
+    added = [name for name in defaults if name not in os.environ]
+    for name in added:
+        os.environ[name] = defaults[name]
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
+def _run_record(profile: str, seconds: float) -> dict[str, Any]:
+    import torch
+
+    from gentut.device import pick_device
+
+    return {
+        "profile": profile,
+        "seconds": round(seconds, 1),
+        "device": str(pick_device()),
+        "torch": torch.__version__,
+        "date": datetime.date.today().isoformat(),
+    }
+
+
+def execute_notebook(path: str | Path, *, timeout: int = DEFAULT_CELL_TIMEOUT) -> dict[str, Any]:
+    """Run the notebook at `path` on a fresh ``python3`` kernel in its own folder, clean its
+    outputs and write it back; return the run record stored in ``metadata.gentut.run``.
+
+    The profile is GENTUT_PROFILE if set, else cpu (the profile the book renders). Raises
+    RuntimeError, leaving the file untouched, if a cell fails or an output shows a problem.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    with _environment(GENTUT_PROFILE="cpu"):
+        profile = os.environ["GENTUT_PROFILE"]
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent.resolve())}},
+            record_timing=False,
+        )
+        start = time.perf_counter()
+        try:
+            client.execute()
+        except CellExecutionError as error:
+            raise RuntimeError(f"{_shown(path)}: a cell failed; the file is left as it was\n{error}") from None
+        seconds = time.perf_counter() - start
+    clean_outputs(nb)
+    problems = find_problems(nb)
+    if problems:
+        listing = "\n  ".join(problems)
+        raise RuntimeError(f"{_shown(path)}: outputs show problems; the file is left as it was\n  {listing}")
+    record = _run_record(profile, seconds)
+    nb.metadata.setdefault(RUN_KEY, {})["run"] = record
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+    return record
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _paths(arguments: Sequence[str], root: Path) -> list[Path]:
+    if arguments:
+        return [Path(argument) for argument in arguments]
+    return [root / path for path in toc_notebooks(root)]
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working folder when it lies below it (shorter messages)."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _describe(record: dict[str, Any]) -> str:
+    return (
+        f"{record['seconds']:.1f} s, profile {record['profile']}, device {record['device']}, "
+        f"torch {record['torch']}, {record['date']}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gentut.notebooks", description=__doc__.split("\n")[0])
+    parser.add_argument("--root", help="repository root (default: the folder holding _toc.yml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="print the toc's notebooks, one per line, in reading order")
+    execute = commands.add_parser("execute", help="re-run notebooks and store clean outputs")
+    execute.add_argument("paths", nargs="*", help="notebooks (default: every one in the toc)")
+    execute.add_argument("--timeout", type=int, default=DEFAULT_CELL_TIMEOUT, help="seconds per cell")
+    check = commands.add_parser("check", help="check stored outputs come from a real, clean run")
+    check.add_argument("paths", nargs="*", help="notebooks (default: every one in the toc)")
+    args = parser.parse_args(argv)
+    root = find_root(args.root)
+
+    if args.command == "list":
+        for path in toc_notebooks(root):
+            print(path.as_posix())
+        return 0
+    if args.command == "execute":
+        failed = 0
+        for path in _paths(args.paths, root):
+            print(f"{_shown(path)}: running ...", flush=True)
+            try:
+                record = execute_notebook(path, timeout=args.timeout)
+                print(f"{_shown(path)}: {_describe(record)}", flush=True)
+            except RuntimeError as error:
+                print(error, file=sys.stderr, flush=True)
+                failed += 1
+        return 1 if failed else 0
+    import nbformat
+
+    failed = 0
+    for path in _paths(args.paths, root):
+        problems = check_notebook(nbformat.read(path, as_version=4))
+        for problem in problems:
+            print(f"{_shown(path)}: {problem}", file=sys.stderr)
+        failed += bool(problems)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
