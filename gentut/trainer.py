@@ -1,0 +1,532 @@
+"""One training loop for every model in the book.
+
+The model says what one step is: its ``training_step(batch, step)`` computes the losses and calls
+``step.update(loss, name)`` for each of its optimizers, in the paper's order, so a reader can point
+at the line where each network learns. The trainer supplies the rest: the device, mixed precision,
+the progress bar, the loss history, evaluation, hooks and checkpoints. This split is PyTorch
+Lightning's "manual optimization"; the size of the loop follows minGPT's ``trainer.py``.
+
+The contract a trainable model follows::
+
+    class MyModel(nn.Module):
+        def training_step(self, batch: Batch, step: TrainStep) -> dict[str, Tensor]:
+            with step.autocast():
+                loss = ...
+            step.update(loss)                     # or step.update(d_loss, "discriminator"); ...
+            return {"loss": loss.detach()}        # scalars to log; never call .item() here
+
+        def evaluation_step(self, batch: Batch) -> dict[str, Tensor]:   # optional
+            return {"loss": ...}                  # per-batch means, run under torch.no_grad()
+
+Losses stay on the device while training: the trainer syncs with the host once every
+``log_every`` steps (and at epoch ends and checkpoints), to record the means since the last log
+and to stop on a NaN or inf.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from gentut import checkpoint
+from gentut.data.loader import Batch
+from gentut.device import Precision, autocast, pick_device, pick_precision
+from gentut.history import History
+from gentut.hooks import Hook
+
+__all__ = ["Trainer", "TrainStep", "TrainerSettings", "NonFiniteLossError"]
+
+
+class NonFiniteLossError(RuntimeError):
+    """A logged loss became NaN or infinite; training stopped before checkpointing it."""
+
+
+@dataclass(frozen=True)
+class TrainerSettings:
+    """The trainer's options that are plain values (stored in every checkpoint)."""
+
+    grad_clip: float | None = None  # max global gradient norm per optimizer; None: no clipping
+    log_every: int = 50  # steps between host syncs: often enough for smooth curves, rare enough to be free
+    checkpoint_path: str | None = None
+    checkpoint_every: int | None = None  # steps; a checkpoint is also written at the end of fit
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.grad_clip is not None and not (_is_number(self.grad_clip) and self.grad_clip > 0):
+            raise ValueError(f"grad_clip must be a positive number or None, got {self.grad_clip!r}")
+        if not _is_positive_int(self.log_every):
+            raise ValueError(f"log_every must be a positive int, got {self.log_every!r}")
+        if self.checkpoint_every is not None:
+            if not _is_positive_int(self.checkpoint_every):
+                raise ValueError(
+                    f"checkpoint_every must be a positive int or None, got {self.checkpoint_every!r}"
+                )
+            if self.checkpoint_path is None:
+                raise ValueError("checkpoint_every was given without checkpoint_path; pass both")
+        if not isinstance(self.progress, bool):
+            raise TypeError(f"progress must be a bool, got {type(self.progress).__name__}")
+
+
+class TrainStep:
+    """What a model's ``training_step`` receives: the device, autocast and ``update``."""
+
+    def __init__(self, trainer: "Trainer") -> None:
+        self._trainer = trainer
+        self.device: torch.device = trainer.device
+        self.updates: list[str] = []  # optimizer names passed to update() in this step, in call order
+
+    @property
+    def global_step(self) -> int:
+        """Steps finished before this one."""
+        return self._trainer.global_step
+
+    def autocast(self) -> AbstractContextManager:
+        """Mixed precision as the trainer was set up (a no-op at full precision)."""
+        return autocast(self.device, self._trainer.precision)
+
+    def update(self, loss: Tensor, name: str = "model") -> None:
+        """One step of optimizer `name` on `loss`: zero the gradients, backward, clip, step."""
+        trainer = self._trainer
+        if name not in trainer.optimizers:
+            raise KeyError(f"no optimizer named {name!r}; this trainer has {list(trainer.optimizers)}")
+        optimizer, scaler = trainer.optimizers[name], trainer.scalers.get(name)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is None:
+            loss.backward()
+        else:  # fp16: scale the loss up so small gradients do not underflow to zero
+            scaler.scale(loss).backward()
+        if trainer.settings.grad_clip is not None:
+            if scaler is not None:
+                scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+            nn.utils.clip_grad_norm_(trainer._parameters[name], trainer.settings.grad_clip)
+        if scaler is None:
+            optimizer.step()
+        else:
+            scaler.step(optimizer)  # skipped if the unscaled gradients hold inf/NaN
+            scaler.update()
+        self.updates.append(name)
+
+
+class Trainer:
+    """Trains a model that follows the ``training_step`` contract (see the module docstring).
+
+    Args:
+        model: an nn.Module with ``training_step(batch, step)``; moved to `device`.
+        optimizers: one optimizer (named ``"model"``) or a dict of named optimizers, built from
+            the model's parameters (before or after moving it: ``.to()`` moves parameters in place).
+        device: where to train; default `gentut.device.pick_device()`.
+        mixed_precision: None: on for CUDA only; True: bf16 autocast (fp16 with a GradScaler on
+            GPUs without bf16); False: fp32.
+        grad_clip, log_every, checkpoint_path, checkpoint_every, progress: see `TrainerSettings`.
+        hooks: `gentut.hooks.Hook` objects called at the start/end of fit, steps and epochs.
+
+    After construction: ``trainer.model``, ``.device``, ``.precision``, ``.optimizers`` (name ->
+    optimizer), ``.scalers``, ``.settings``, ``.global_step`` (steps finished) and ``.history``.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizers: torch.optim.Optimizer | Mapping[str, torch.optim.Optimizer],
+        *,
+        device: str | torch.device | None = None,
+        mixed_precision: bool | None = None,
+        grad_clip: float | None = None,
+        log_every: int = 50,
+        checkpoint_path: str | os.PathLike | None = None,
+        checkpoint_every: int | None = None,
+        hooks: Sequence[Hook] = (),
+        progress: bool = True,
+    ) -> None:
+        if not isinstance(model, nn.Module) or not callable(getattr(model, "training_step", None)):
+            raise TypeError(
+                f"model must be an nn.Module with a method training_step(batch, step) that computes "
+                f"its losses, calls step.update(loss, name) for each optimizer and returns a dict of "
+                f"detached scalar tensors to log; got {type(model).__name__} without training_step"
+            )
+        self.settings = TrainerSettings(
+            grad_clip=grad_clip,
+            log_every=log_every,
+            checkpoint_path=None if checkpoint_path is None else os.fspath(checkpoint_path),
+            checkpoint_every=checkpoint_every,
+            progress=progress,
+        )
+        self.device = pick_device(device)
+        self.precision: Precision = pick_precision(self.device, mixed_precision)
+        self.model = model.to(self.device)
+        self.optimizers = _named_optimizers(optimizers)
+        self._parameters = {
+            name: _check_parameters_of(model, name, optimizer) for name, optimizer in self.optimizers.items()
+        }
+        self.scalers = (
+            {name: torch.amp.GradScaler(self.device.type) for name in self.optimizers}
+            if self.precision.use_scaler else {}
+        )
+        self.hooks = list(hooks)
+        for hook in self.hooks:
+            if not isinstance(hook, Hook):
+                raise TypeError(f"hooks must be gentut.hooks.Hook objects, got {type(hook).__name__}")
+        self.history = History()
+        self.global_step = 0
+        self._step = TrainStep(self)
+        # losses since the last log, kept on the device: name -> (step numbers, scalar tensors)
+        self._pending: dict[str, tuple[list[int], list[Tensor]]] = {}
+        self._last_log_step = 0
+        self._latest: dict[str, float] = {}  # shown on the progress bar
+        self._steps_per_epoch: int | None = None
+        self._last_checkpoint: Path | None = None
+        self._last_checkpoint_step = 0
+        self._bar: tqdm | None = None
+
+    # ----------------------------------------------------------------------------------------
+    # The loop
+    # ----------------------------------------------------------------------------------------
+    def fit(
+        self,
+        loader: Any,
+        *,
+        epochs: int | None = None,
+        steps: int | None = None,
+        eval_loader: Iterable[Batch] | None = None,
+        eval_every: int | None = None,
+    ) -> History:
+        """Train until `global_step` reaches the target, and return the history.
+
+        Give exactly one of `epochs` or `steps`. Both are TOTALS counted from step 0, not amounts
+        to add: after resuming from a checkpoint at step 300, ``fit(loader, epochs=5)`` trains the
+        remaining steps of 5 epochs (and does nothing if they are done), continuing exactly where
+        the saved run was, batch for batch. `loader` is an `InMemoryLoader` (anything with
+        ``len()`` and ``epoch(epoch, start)``). With `eval_loader`, the model is evaluated every
+        `eval_every` steps, or at the end of each epoch if `eval_every` is None.
+        """
+        total = self._check_fit_arguments(loader, epochs, steps, eval_loader, eval_every)
+        if self.global_step >= total:
+            return self.history
+        per_epoch = self._steps_per_epoch = len(loader)
+        num_epochs = math.ceil(total / per_epoch)
+        checkpointing = self.settings.checkpoint_path is not None
+        self._bar = tqdm(
+            total=total, initial=self.global_step, unit="step", file=sys.stdout, mininterval=1.0,
+            desc=f"epoch {self.global_step // per_epoch + 1}/{num_epochs}",
+            disable=not self.settings.progress,
+        )
+        try:
+            self._call_hooks("on_fit_start")
+            while self.global_step < total:
+                epoch, start = divmod(self.global_step, per_epoch)
+                self._bar.set_description(f"epoch {epoch + 1}/{num_epochs}", refresh=False)
+                for batch in loader.epoch(epoch, start=start):
+                    self._train_step(batch.to(self.device, non_blocking=True))
+                    step = self.global_step
+                    epoch_done, finished = step % per_epoch == 0, step == total
+                    if _due(step, self.settings.log_every) or epoch_done or finished:
+                        self._log_losses()  # the host sync, and where NaN/inf is caught
+                    if eval_loader is not None and (_due(step, eval_every) if eval_every else epoch_done):
+                        self._log_evaluation(eval_loader)
+                    self._call_hooks("on_step_end")
+                    if epoch_done:
+                        self._call_hooks("on_epoch_end", epoch)
+                    if _due(step, self.settings.checkpoint_every) or (finished and checkpointing):
+                        self.save_checkpoint()
+                    self._bar.update(1)
+                    if finished:
+                        break
+            self._call_hooks("on_fit_end")
+        finally:
+            self._bar.close()  # leaves the bar's final line, with the last losses, as the summary
+            self._bar = None
+        return self.history
+
+    def _train_step(self, batch: Batch) -> None:
+        self._step.updates = []
+        logs = self.model.training_step(batch, self._step)
+        if not isinstance(logs, dict):
+            raise TypeError(
+                f"training_step must return a dict of detached scalar tensors to log, "
+                f"got {type(logs).__name__}"
+            )
+        if not self._step.updates:
+            raise RuntimeError("training_step returned without calling step.update(loss), so nothing learned")
+        for name, value in logs.items():
+            if not isinstance(value, Tensor) or value.numel() != 1:
+                raise TypeError(
+                    f"training_step's {name!r} must be a scalar tensor, got "
+                    f"{type(value).__name__}{'' if not isinstance(value, Tensor) else tuple(value.shape)}"
+                )
+            steps, values = self._pending.setdefault(name, ([], []))
+            steps.append(self.global_step + 1)
+            values.append(value.detach().reshape(()))
+        self.global_step += 1
+
+    def _log_losses(self) -> None:
+        """Record the mean of each loss since the last log; raise if one is NaN or infinite."""
+        if not self._pending:
+            return
+        pending, first = self._pending, self._last_log_step + 1
+        self._pending, self._last_log_step = {}, self.global_step
+        names = list(pending)
+        # one device->host copy for all losses
+        means = torch.stack([torch.stack(values).float().mean() for _, values in pending.values()]).tolist()
+        bad = [name for name, mean in zip(names, means) if not math.isfinite(mean)]
+        if bad:
+            raise NonFiniteLossError(
+                f"loss {', '.join(_first_non_finite(name, *pending[name]) for name in bad)} (checked "
+                f"at step {self.global_step}, covering steps {first}-{self.global_step}); training "
+                f"stopped and no checkpoint was written with it. {self._checkpoint_note()} "
+                f"Try a lower learning rate or grad_clip=1.0."
+            )
+        for name, mean in zip(names, means):
+            self.history.log(name, self.global_step, mean)
+        self._show(dict(zip(names, means)))
+
+    def _checkpoint_note(self) -> str:
+        if self._last_checkpoint is not None:
+            return (
+                f"The last good checkpoint (step {self._last_checkpoint_step}) is kept at "
+                f"{self._last_checkpoint}."
+            )
+        if self.settings.checkpoint_path is not None:
+            return f"No checkpoint had been written yet to {self.settings.checkpoint_path}."
+        return "Checkpointing is off (pass checkpoint_path= to keep the last good state)."
+
+    def _show(self, values: dict[str, float]) -> None:
+        self._latest.update(values)
+        if self._bar is not None:
+            postfix = ", ".join(f"{name}={value:.4g}" for name, value in self._latest.items())
+            self._bar.set_postfix_str(postfix, refresh=False)
+
+    def _call_hooks(self, event: str, *args: Any) -> None:
+        if not self.hooks:
+            return
+        was_training = self.model.training
+        # forked RNG: a hook drawing noise (a sample grid) must not change the training run
+        with _forked_rng(self.device):
+            for hook in self.hooks:
+                getattr(hook, event)(self, *args)
+        self.model.train(was_training)
+
+    # ----------------------------------------------------------------------------------------
+    # Evaluation
+    # ----------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, loader: Iterable[Batch]) -> dict[str, float]:
+        """Means of ``model.evaluation_step`` over `loader`, each batch weighted by its size."""
+        if not callable(getattr(self.model, "evaluation_step", None)):
+            raise TypeError(f"{type(self.model).__name__} has no evaluation_step(batch) to evaluate with")
+        was_training = self.model.training
+        self.model.eval()
+        sums: dict[str, Tensor] = {}
+        count = 0
+        try:
+            with _forked_rng(self.device):  # evaluation noise must not change the training run
+                for batch in loader:
+                    batch = batch.to(self.device, non_blocking=True)
+                    with autocast(self.device, self.precision):
+                        metrics = self.model.evaluation_step(batch)
+                    if not isinstance(metrics, dict):
+                        raise TypeError(f"evaluation_step must return a dict, got {type(metrics).__name__}")
+                    size = batch.x.shape[0]
+                    for name, value in metrics.items():
+                        sums[name] = sums.get(name, 0.0) + value.detach().float().reshape(()) * size
+                    count += size
+        finally:
+            self.model.train(was_training)
+        if not sums:
+            return {}
+        return dict(zip(sums, (torch.stack(list(sums.values())) / count).tolist()))
+
+    def _log_evaluation(self, loader: Iterable[Batch]) -> None:
+        metrics = {f"eval/{name}": value for name, value in self.evaluate(loader).items()}
+        for name, value in metrics.items():
+            self.history.log(name, self.global_step, value)
+        self._show(metrics)
+
+    # ----------------------------------------------------------------------------------------
+    # Checkpoints
+    # ----------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue training exactly: weights, optimizers, step, history, RNG."""
+        per_epoch = self._steps_per_epoch
+        return {
+            "model": self.model.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "scalers": {name: scaler.state_dict() for name, scaler in self.scalers.items()},
+            "global_step": self.global_step,
+            "epoch": None if per_epoch is None else self.global_step // per_epoch,
+            "steps_per_epoch": per_epoch,
+            "history": self.history.state_dict(),
+            # losses since the last log travel along, so checkpointing does not change the history
+            "pending_losses": {
+                name: {"steps": list(steps), "values": torch.stack(values)}
+                for name, (steps, values) in self._pending.items()
+            },
+            "last_log_step": self._last_log_step,
+            "rng": _rng_state(self.device),
+            "settings": {
+                **asdict(self.settings), "precision": self.precision.label, "device": str(self.device)
+            },
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if set(state["optimizers"]) != set(self.optimizers):
+            raise ValueError(
+                f"the checkpoint has optimizers {sorted(state['optimizers'])}, "
+                f"this trainer has {sorted(self.optimizers)}"
+            )
+        self.model.load_state_dict(state["model"])
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])  # moves the state to the params' device
+        for name, scaler in self.scalers.items():
+            if name in state["scalers"]:
+                scaler.load_state_dict(state["scalers"][name])
+        self.global_step = int(state["global_step"])
+        self._last_log_step = int(state["last_log_step"])
+        self._pending = {
+            name: (list(pending["steps"]), list(pending["values"].to(self.device).unbind(0)))
+            for name, pending in state["pending_losses"].items()
+        }
+        self._steps_per_epoch = state["steps_per_epoch"]
+        self.history.load_state_dict(state["history"])
+        self._latest = {name: self.history.last(name) for name in self.history.names}
+        _set_rng_state(state["rng"])
+
+    def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path:
+        """Write the trainer's state to `path` (default: `checkpoint_path`) atomically."""
+        path = path if path is not None else self.settings.checkpoint_path
+        if path is None:
+            raise ValueError("no path given and the trainer has no checkpoint_path")
+        pending = [torch.stack(values) for _, values in self._pending.values()]
+        if pending and not torch.cat(pending).isfinite().all():
+            self._log_losses()  # raises NonFiniteLossError rather than saving a diverged model
+        self._last_checkpoint = checkpoint.save_checkpoint(path, self.state_dict())
+        self._last_checkpoint_step = self.global_step
+        return self._last_checkpoint
+
+    def load_checkpoint(self, path: str | os.PathLike) -> None:
+        """Restore everything `save_checkpoint` wrote; a following `fit` resumes where it stopped."""
+        self.load_state_dict(checkpoint.load_checkpoint(path, map_location="cpu"))
+        self._last_checkpoint, self._last_checkpoint_step = Path(path), self.global_step
+
+    def _check_fit_arguments(
+        self, loader: Any, epochs: int | None, steps: int | None, eval_loader: Any, eval_every: int | None
+    ) -> int:
+        """Validate fit's arguments and return the total number of steps to reach."""
+        if not (callable(getattr(loader, "epoch", None)) and hasattr(loader, "__len__")):
+            raise TypeError(
+                f"loader must have len() and epoch(epoch, start) like gentut.data.InMemoryLoader "
+                f"(so a resumed run sees the same batches), got {type(loader).__name__}"
+            )
+        if len(loader) < 1:
+            raise ValueError("loader yields no batches")
+        if (epochs is None) == (steps is None):
+            raise ValueError(
+                f"give exactly one of epochs or steps (totals from step 0), "
+                f"got epochs={epochs!r}, steps={steps!r}"
+            )
+        for label, value in (("epochs", epochs), ("steps", steps)):
+            if value is not None and not (_is_positive_int(value) or value == 0):
+                raise ValueError(f"{label} must be a non-negative int, got {value!r}")
+        if eval_every is not None:
+            if eval_loader is None:
+                raise ValueError("eval_every was given without eval_loader")
+            if not _is_positive_int(eval_every):
+                raise ValueError(f"eval_every must be a positive int or None, got {eval_every!r}")
+        if eval_loader is not None and not callable(getattr(self.model, "evaluation_step", None)):
+            raise TypeError(
+                f"eval_loader was given but {type(self.model).__name__} has no evaluation_step(batch)"
+            )
+        trained_with = self._steps_per_epoch
+        if trained_with is not None and self.global_step > 0 and trained_with != len(loader):
+            raise ValueError(
+                f"this run was trained with {trained_with} batches per epoch but the loader has "
+                f"{len(loader)}; resuming would not see the same batches. Use the same loader settings."
+            )
+        return steps if steps is not None else epochs * len(loader)
+
+
+def _named_optimizers(
+    optimizers: torch.optim.Optimizer | Mapping[str, torch.optim.Optimizer],
+) -> dict[str, torch.optim.Optimizer]:
+    if isinstance(optimizers, torch.optim.Optimizer):
+        return {"model": optimizers}
+    if not isinstance(optimizers, Mapping) or not optimizers:
+        raise TypeError(
+            f"optimizers must be a torch.optim.Optimizer or a non-empty dict name -> Optimizer, "
+            f"got {type(optimizers).__name__}"
+        )
+    for name, optimizer in optimizers.items():
+        if not isinstance(name, str) or not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizers must map str names to Optimizers, got {name!r}: {type(optimizer).__name__}"
+            )
+    return dict(optimizers)
+
+
+def _check_parameters_of(model: nn.Module, name: str, optimizer: torch.optim.Optimizer) -> list[nn.Parameter]:
+    """The optimizer's parameters, checked to be the model's own (after the move to the device)."""
+    own = {id(p) for p in model.parameters()}
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    for p in parameters:
+        if id(p) not in own:
+            raise ValueError(
+                f"optimizer {name!r} holds a parameter of shape {tuple(p.shape)} that is not one of the "
+                f"model's; build it from model.parameters() (or a sub-module's) of this model"
+            )
+    if optimizer.state:
+        # State created before the model moved stays where it was; reloading casts it to the params' device.
+        optimizer.load_state_dict(optimizer.state_dict())
+    return parameters
+
+
+def _first_non_finite(name: str, steps: list[int], values: list[Tensor]) -> str:
+    """Where loss `name` first went non-finite (an error path, so syncing here is fine)."""
+    finite = torch.stack(values).isfinite().tolist()
+    if all(finite):  # each value finite, but their sum overflowed
+        return f"{name!r} averaged to a non-finite value"
+    index = finite.index(False)
+    return f"{name!r} became {values[index].item()} at step {steps[index]}"
+
+
+def _forked_rng(device: torch.device) -> AbstractContextManager:
+    if device.type == "cpu":
+        return torch.random.fork_rng(devices=[])
+    index = device.index
+    if index is None:
+        index = torch.cuda.current_device() if device.type == "cuda" else 0
+    return torch.random.fork_rng(devices=[index], device_type=device.type)
+
+
+def _rng_state(device: torch.device) -> dict[str, Any]:
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    state = {"cpu": torch.get_rng_state(), "cuda": cuda}
+    if device.type == "mps":
+        state["mps"] = torch.mps.get_rng_state()
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["cpu"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if "mps" in state and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(state["mps"])
+
+
+def _due(step: int, every: int | None) -> bool:
+    return every is not None and step % every == 0
+
+
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
