@@ -6,14 +6,14 @@ chance, 1.0 perfect separation).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score, roc_curve
 from torch import Tensor, nn
 
-__all__ = ["roc_auc", "roc_curve_points", "mean_reconstruction_error"]
+__all__ = ["roc_auc", "roc_curve_points", "per_example", "mean_reconstruction_error"]
 
 ArrayLike = Tensor | np.ndarray | Sequence[float]
 
@@ -77,14 +77,13 @@ def roc_curve_points(
 
 
 @torch.no_grad()
-def mean_reconstruction_error(
-    model: nn.Module, images: Tensor, *, batch_size: int = 256
-) -> float:
-    """Mean squared error per pixel between `images` and ``model(images)``.
+def per_example(
+    model: nn.Module, images: Tensor, fn: Callable[[Tensor], Tensor], *, batch_size: int = 256
+) -> Tensor:
+    """``fn(batch)`` for each batch of `images`, concatenated on the CPU: shape (N, ...).
 
-    Per-pixel squared error does not depend on the model's likelihood, so it compares
-    autoencoders with different latent sizes or losses on one scale (the bottleneck trade-off).
-    Runs in eval mode (restored afterwards), in batches on the model's device.
+    The model runs in eval mode (restored afterwards), without gradients, on its own device, so
+    any per-example number (a reconstruction error, an anomaly score) is computed the same way.
     """
     if not isinstance(images, Tensor) or images.ndim < 2 or len(images) == 0:
         raise ValueError(
@@ -97,17 +96,28 @@ def mean_reconstruction_error(
     device = parameter.device if parameter is not None else images.device
     was_training = model.training
     model.eval()
-    total = 0.0
     try:
-        for i in range(0, len(images), batch_size):
-            x = images[i : i + batch_size].to(device)
-            reconstruction = model(x)
-            if reconstruction.shape != x.shape:
-                raise ValueError(
-                    f"model(images) must return reconstructions of shape {tuple(x.shape)}, "
-                    f"got {tuple(reconstruction.shape)}"
-                )
-            total += float(((reconstruction.float() - x.float()) ** 2).sum())
+        return torch.cat(
+            [fn(images[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(images), batch_size)]
+        )
     finally:
         model.train(was_training)
-    return total / images.numel()
+
+
+def mean_reconstruction_error(model: nn.Module, images: Tensor, *, batch_size: int = 256) -> float:
+    """Mean squared error per pixel between `images` and ``model(images)``.
+
+    Per-pixel squared error does not depend on the model's likelihood, so it compares
+    autoencoders with different latent sizes or losses on one scale (the bottleneck trade-off).
+    """
+
+    def squared_errors(x: Tensor) -> Tensor:
+        reconstruction = model(x)
+        if reconstruction.shape != x.shape:
+            raise ValueError(
+                f"model(images) must return reconstructions of shape {tuple(x.shape)}, "
+                f"got {tuple(reconstruction.shape)}"
+            )
+        return ((reconstruction.float() - x.float()) ** 2).flatten(1).sum(dim=1)  # (B,)
+
+    return float(per_example(model, images, squared_errors, batch_size=batch_size).sum()) / images.numel()

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from gentut.data.loader import Batch
 from gentut.losses import bernoulli_nll, gaussian_nll
+from gentut.metrics import per_example
 
 if TYPE_CHECKING:  # the trainer imports models, never the other way at run time
     from gentut.trainer import TrainStep
@@ -174,22 +175,4 @@ def anomaly_scores(model: Autoencoder, x: Tensor, *, batch_size: int = 256) -> T
         raise TypeError(
             f"model must have a reconstruction_loss method, got {type(model).__name__}"
         )
-    if not isinstance(x, Tensor) or x.ndim < 2:
-        raise ValueError(
-            f"x must be a batch of images (N, C, H, W), got "
-            f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}"
-        )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else x.device
-    was_training = model.training
-    model.eval()
-    try:
-        scores = [
-            model.reconstruction_loss(x[i : i + batch_size].to(device)).float().cpu()
-            for i in range(0, len(x), batch_size)
-        ]
-    finally:
-        model.train(was_training)
-    return torch.cat(scores) if scores else torch.empty(0)
+    return per_example(model, x, model.reconstruction_loss, batch_size=batch_size)
