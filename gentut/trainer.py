@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from gentut import checkpoint
+from gentut.data.images import ImageData
 from gentut.data.loader import Batch
 from gentut.device import Precision, autocast, pick_device, pick_precision
 from gentut.history import History
@@ -197,6 +198,7 @@ class Trainer:
         steps: int | None = None,
         eval_loader: Iterable[Batch] | None = None,
         eval_every: int | None = None,
+        batch_size: int = 128,
     ) -> History:
         """Train until `global_step` reaches the target, and return the history.
 
@@ -204,9 +206,15 @@ class Trainer:
         to add: after resuming from a checkpoint at step 300, ``fit(loader, epochs=5)`` trains the
         remaining steps of 5 epochs (and does nothing if they are done), continuing exactly where
         the saved run was, batch for batch. `loader` is an `InMemoryLoader` (anything with
-        ``len()`` and ``epoch(epoch, start)``). With `eval_loader`, the model is evaluated every
-        `eval_every` steps, or at the end of each epoch if `eval_every` is None.
+        ``len()`` and ``epoch(epoch, start)``). Your own data trains in the same call: pass a
+        tensor of images (N, C, H, W) in [0, 1] or an `ImageData` instead of a loader (and for
+        `eval_loader`), and it is checked like the built-in data sets and batched in shuffled
+        batches of `batch_size`. With `eval_loader`, the model is evaluated every `eval_every`
+        steps, or at the end of each epoch if `eval_every` is None.
         """
+        loader = _as_loader(loader, batch_size, shuffle=True)
+        if eval_loader is not None:
+            eval_loader = _as_loader(eval_loader, batch_size, shuffle=False)
         total = self._check_fit_arguments(loader, epochs, steps, eval_loader, eval_every)
         if self.global_step >= total:
             return self.history
@@ -450,6 +458,15 @@ class Trainer:
                 f"{len(loader)}; resuming would not see the same batches. Use the same loader settings."
             )
         return steps if steps is not None else epochs * len(loader)
+
+
+def _as_loader(data: Any, batch_size: int, *, shuffle: bool) -> Any:
+    """Loaders pass through; a tensor of images or an `ImageData` is checked and batched."""
+    if isinstance(data, Tensor):
+        data = ImageData.from_tensor(data)
+    if isinstance(data, ImageData):
+        return data.loader(batch_size, shuffle=shuffle)
+    return data
 
 
 def _named_optimizers(

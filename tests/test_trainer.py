@@ -470,3 +470,39 @@ def test_bad_settings_are_rejected_with_what_was_expected():
         make_trainer(checkpoint_every=10)
     with pytest.raises(TypeError, match="loader must have len"):
         make_trainer().fit([Batch(torch.zeros(2, 3), torch.zeros(2))], epochs=1)
+
+
+class _TinyAutoencoder(nn.Module):
+    """Reconstructs images through a 4-number code; enough to check the plumbing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(16, 4), nn.Linear(4, 16), nn.Unflatten(1, (1, 4, 4)))
+
+    def training_step(self, batch, step):
+        with step.autocast():
+            loss = ((torch.sigmoid(self.net(batch.x)) - batch.x) ** 2).mean()
+        step.update(loss)
+        return {"loss": loss.detach()}
+
+    def evaluation_step(self, batch):
+        return {"loss": ((torch.sigmoid(self.net(batch.x)) - batch.x) ** 2).mean()}
+
+
+def test_fit_trains_on_a_plain_tensor_of_images_in_one_call():
+    torch.manual_seed(0)
+    images = torch.rand(40, 1, 4, 4)
+    model = _TinyAutoencoder()
+    trainer = Trainer(model, torch.optim.Adam(model.parameters(), lr=1e-2), device="cpu", progress=False)
+    history = trainer.fit(images, epochs=3, batch_size=16, eval_loader=images[:8])
+    assert trainer.global_step == 3 * 3  # ceil(40 / 16) batches per epoch
+    assert "eval/loss" in history.names
+
+
+def test_fit_checks_a_plain_tensor_like_the_built_in_data():
+    model = _TinyAutoencoder()
+    trainer = Trainer(model, torch.optim.Adam(model.parameters()), device="cpu", progress=False)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        trainer.fit(torch.rand(8, 1, 4, 4) * 255, epochs=1)
+    with pytest.raises((TypeError, ValueError), match="uint8|float"):
+        trainer.fit(torch.zeros(8, 1, 4, 4, dtype=torch.uint8), epochs=1)
