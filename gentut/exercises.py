@@ -2,7 +2,7 @@
 
 Each ``check_*`` function runs the reader's code on fixed inputs and compares it with the
 reference implementation in `gentut`. On success it prints one line starting with "Correct:" and
-returns True. On failure it raises `ExerciseCheckError` (an AssertionError) whose message says
+returns None. On failure it raises `ExerciseCheckError` (an AssertionError) whose message says
 what was expected, what came, and, where a common mistake explains the difference, which one.
 
 Later chapters add checkers in the same shape: build inputs with a fixed seed, call the reader's
@@ -37,9 +37,9 @@ def _fail(message: str) -> None:
     raise ExerciseCheckError(message)
 
 
-def _passed(message: str) -> bool:
+def _passed(message: str) -> None:
+    # Print, don't return: a returned True would show up as an extra "True" under the message.
     print(f"Correct: {message}")
-    return True
 
 
 def _call(fn: Callable[..., Any], *args: Any, what: str) -> Any:
@@ -107,7 +107,7 @@ def _show(value: Tensor) -> str:
 # --- autoencoders --------------------------------------------------------------------------------
 
 
-def check_reconstruction_loss(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
+def check_reconstruction_loss(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
     """Check a Bernoulli reconstruction loss ``fn(logits, x)``.
 
     Expected: binary cross-entropy between sigmoid(logits) and x, summed over the pixels of each
@@ -160,10 +160,10 @@ def check_reconstruction_loss(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
             "blows up. Use F.binary_cross_entropy_with_logits or F.logsigmoid."
         )
     _compare(got_large, bernoulli_nll(large, target), what="your loss on large logits")
-    return _passed("Bernoulli negative log-likelihood, summed over pixels, mean over images.")
+    _passed("Bernoulli negative log-likelihood, summed over pixels, mean over images.")
 
 
-def check_corruption(fn: Callable[[Tensor, float], Tensor]) -> bool:
+def check_corruption(fn: Callable[[Tensor, float], Tensor]) -> None:
     """Check a masking-noise function ``fn(x, noise_level)``.
 
     Expected: a new tensor of x's shape in which each pixel of each image is set to zero
@@ -220,7 +220,7 @@ def check_corruption(fn: Callable[[Tensor, float], Tensor]) -> bool:
         again = _call(fn, x, noise_level, what="corruption function")
         if torch.equal(again == 0, zeroed):
             _fail("two calls gave the same mask; draw a fresh random mask on every call")
-    return _passed("masking noise zeroes the right fraction of pixels, independently per image.")
+    _passed("masking noise zeroes the right fraction of pixels, independently per image.")
 
 
 def check_encoder_shapes(
@@ -229,7 +229,7 @@ def check_encoder_shapes(
     *,
     image_shape: Sequence[int] = (1, 28, 28),
     batch_size: int = 5,
-) -> bool:
+) -> None:
     """Check that an encoder maps images (B, *image_shape) to codes (B, latent_dim)."""
     if not isinstance(module, nn.Module):
         _fail(f"expected an nn.Module (your encoder), got {type(module).__name__}")
@@ -268,4 +268,4 @@ def check_encoder_shapes(
         _fail("your encoder returned NaN or infinity on random images")
     if torch.allclose(z, z_other):
         _fail("your encoder returns the same codes for different images; is the input used?")
-    return _passed(f"images of shape {tuple(x.shape)} map to codes of shape {expected}.")
+    _passed(f"images of shape {tuple(x.shape)} map to codes of shape {expected}.")
