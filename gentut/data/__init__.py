@@ -13,11 +13,13 @@ from __future__ import annotations
 import os
 from typing import Callable
 
+from gentut.data.binarize import binarize
 from gentut.data.checks import check_images, check_labels
 from gentut.data.download import OfflineError, cache_dir, is_offline_forced, probe
 from gentut.data.images import ImageData
 from gentut.data.loader import Batch, InMemoryLoader
 from gentut.data.mnist import DATASETS, is_cached, load_fashion_mnist, load_mnist
+from gentut.data.shapes import FactorData, make_shapes, render_shapes
 from gentut.data.sklearn_digits import load_sklearn_digits
 from gentut.data.synthetic_digits import make_synthetic_digits
 from gentut.data.toy2d import (
@@ -34,11 +36,13 @@ from gentut.data.toy2d import (
 __all__ = [
     "IMAGE_DATASETS",
     "Batch",
+    "FactorData",
     "ImageData",
     "InMemoryLoader",
     "ModeCoverage",
     "OfflineError",
     "ToyData",
+    "binarize",
     "cache_dir",
     "check_images",
     "check_labels",
@@ -48,9 +52,11 @@ __all__ = [
     "load_images",
     "load_mnist",
     "load_sklearn_digits",
+    "make_shapes",
     "make_synthetic_digits",
     "mode_counts",
     "mode_coverage",
+    "render_shapes",
     "ring_of_gaussians",
     "swiss_roll",
     "two_moons",

@@ -11,6 +11,7 @@ from typing import Iterable, Sequence
 import torch
 from torch import Tensor
 
+from gentut.data.binarize import binarize
 from gentut.data.checks import check_images, check_labels
 from gentut.data.loader import InMemoryLoader
 
@@ -114,6 +115,22 @@ class ImageData:
     def exclude_classes(self, *classes: int) -> "ImageData":
         """All images except the given classes: train on these, hold one class out as anomalies."""
         return self.where(~self._class_mask(classes))
+
+    def binarized(self, seed: int = 0) -> "ImageData":
+        """A fixed stochastic binarisation: each pixel 1 with probability equal to its grey value.
+
+        The same seed gives the same black-and-white images (Salakhutdinov and Murray 2008); see
+        `gentut.data.binarize` for binarising afresh on every batch instead.
+        """
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        generator = torch.Generator(device=self.images.device).manual_seed(seed)
+        return replace(
+            self,
+            images=binarize(self.images, generator=generator),
+            name=f"{self.name}-binarized",
+            source=f"{self.source}; stochastically binarised (seed {seed})",
+        )
 
     def loader(
         self,
