@@ -26,6 +26,8 @@ __all__ = [
     "gaussian_nll",
     "squared_error",
     "gaussian_kl_standard_normal",
+    "gaussian_log_density",
+    "standard_normal_log_density",
 ]
 
 Reduction = Literal["none", "mean"]
@@ -124,3 +126,60 @@ def gaussian_kl_standard_normal(
     _check_same_shape("gaussian_kl_standard_normal", "mean", mean, "logvar", logvar)
     per_dimension = 0.5 * (mean**2 + logvar.exp() - 1.0 - logvar)
     return _reduce("gaussian_kl_standard_normal", per_dimension, reduction)
+
+
+# --- log-densities (positive log-likelihoods, for ELBOs and importance weights) ----------------
+# A Bernoulli log-likelihood is simply -bernoulli_nll(logits, x); it gets no function of its own.
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def gaussian_log_density(
+    x: Tensor, mean: Tensor, logvar: Tensor, *, reduction: Reduction = "mean"
+) -> Tensor:
+    """Log-density of `x` under a diagonal Gaussian N(mean, diag(exp(logvar))), constant included.
+
+        log N(x; mean, diag(exp(logvar))) = -0.5 * sum_j [ log(2 pi) + logvar_j
+                                                           + (x_j - mean_j)^2 / exp(logvar_j) ]
+
+    The log-density of a VAE's decoder (Gaussian pixels) and of its approximate posterior
+    q(z | x) at a sample z (Kingma & Welling 2014), which importance sampling needs.
+
+    Args:
+        x: points, (B, ...).
+        mean: means, same shape as `x`.
+        logvar: log-variances, the same shape or broadcastable to it (a scalar for one shared
+            variance).
+    """
+    _check_same_shape("gaussian_log_density", "x", x, "mean", mean)
+    if not isinstance(logvar, Tensor):
+        raise TypeError(
+            f"gaussian_log_density: logvar must be a tensor, got {type(logvar).__name__}"
+        )
+    try:
+        logvar = logvar.expand_as(x)  # a shared variance must count once per element
+    except RuntimeError:
+        raise ValueError(
+            f"gaussian_log_density: logvar of shape {tuple(logvar.shape)} does not broadcast to "
+            f"x of shape {tuple(x.shape)}"
+        ) from None
+    # Divide by exp(logvar) as a product with exp(-logvar): finite for any logvar the VAE allows.
+    per_element = -0.5 * (_LOG_2PI + logvar + (x - mean) ** 2 * torch.exp(-logvar))
+    return _reduce("gaussian_log_density", per_element, reduction)
+
+
+def standard_normal_log_density(z: Tensor, *, reduction: Reduction = "mean") -> Tensor:
+    """Log-density of `z` under the standard normal prior N(0, I), summed over dimensions.
+
+        log N(z; 0, I) = -0.5 * sum_j [ log(2 pi) + z_j^2 ]
+
+    Args:
+        z: (B, latent_dim) points.
+    """
+    if not isinstance(z, Tensor):
+        raise TypeError(f"standard_normal_log_density expects a tensor, got {type(z).__name__}")
+    if z.ndim < 1:
+        raise ValueError(
+            "standard_normal_log_density: expected a batch dimension, got a 0-d tensor"
+        )
+    return _reduce("standard_normal_log_density", -0.5 * (_LOG_2PI + z**2), reduction)

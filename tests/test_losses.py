@@ -106,3 +106,40 @@ def test_bernoulli_nll_backpropagates_to_logits():
     bernoulli_nll(logits, torch.ones(2, 3)).backward()
     # d/dl of -log sigmoid(l) at l = 0 is -(1 - 1/2) = -1/2, divided by batch size 2.
     assert torch.allclose(logits.grad, torch.full((2, 3), -0.25))
+
+
+# --- log-densities -------------------------------------------------------------------------------
+
+
+def test_gaussian_log_density_matches_torch_normal_summed_over_dimensions():
+    from gentut.losses import gaussian_log_density
+
+    generator = torch.Generator().manual_seed(0)
+    x, mean, logvar = (torch.randn(5, 2, 3, generator=generator) for _ in range(3))
+    expected = Normal(mean, (0.5 * logvar).exp()).log_prob(x).flatten(1).sum(1)
+    got = gaussian_log_density(x, mean, logvar, reduction="none")
+    assert got.shape == (5,)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert gaussian_log_density(x, mean, logvar).item() == pytest.approx(expected.mean().item(), rel=1e-5)
+
+
+def test_gaussian_log_density_broadcasts_a_shared_log_variance_once_per_element():
+    from gentut.losses import gaussian_log_density
+
+    x, mean = torch.randn(4, 6), torch.randn(4, 6)
+    logvar = torch.tensor(math.log(0.3**2))
+    expected = Normal(mean, 0.3).log_prob(x).sum(1)
+    assert torch.allclose(gaussian_log_density(x, mean, logvar, reduction="none"), expected, atol=1e-5)
+    # and agrees with the negative of gaussian_nll at the same sigma
+    assert torch.allclose(expected, -gaussian_nll(mean, x, sigma=0.3, reduction="none"), atol=1e-5)
+    with pytest.raises(ValueError, match=r"logvar of shape \(3,\) does not broadcast"):
+        gaussian_log_density(x, mean, torch.zeros(3))
+
+
+def test_standard_normal_log_density_matches_torch_normal():
+    from gentut.losses import standard_normal_log_density
+
+    z = torch.randn(7, 3)
+    expected = Normal(0.0, 1.0).log_prob(z).sum(1)
+    assert torch.allclose(standard_normal_log_density(z, reduction="none"), expected, atol=1e-6)
+    assert standard_normal_log_density(torch.zeros(1, 2)).item() == pytest.approx(-math.log(2 * math.pi))

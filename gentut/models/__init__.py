@@ -1,6 +1,7 @@
 """Networks (`networks`) and the objectives that train them, one model per file."""
 from gentut.models.autoencoder import Autoencoder, AutoencoderConfig, anomaly_scores
 from gentut.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from gentut.models.vae import VAE, VAEConfig
 
 __all__ = [
     "Autoencoder",
@@ -10,4 +11,6 @@ __all__ = [
     "ConvEncoder",
     "MLPDecoder",
     "MLPEncoder",
+    "VAE",
+    "VAEConfig",
 ]
