@@ -96,7 +96,8 @@ def score_function_gradient(
     # Scores of the Gaussian, written with eps = (z - mean) / std:
     score_mean = eps / std  # (z - mean) / std^2
     score_log_std = eps**2 - 1  # (z - mean)^2 / std^2 - 1
-    return values * score_mean, values * score_log_std
+    # Estimates are data, not part of a graph: detach so callers can .item() them freely.
+    return (values * score_mean).detach(), (values * score_log_std).detach()
 
 
 def reparameterization_gradient(
@@ -122,4 +123,4 @@ def reparameterization_gradient(
         z = means + log_stds.exp() * eps  # gradients flow through mean and std, not eps
         values = _values(f, z)  # (S,)
         grad_mean, grad_log_std = torch.autograd.grad(values.sum(), (means, log_stds))
-    return grad_mean, grad_log_std
+    return grad_mean.detach(), grad_log_std.detach()

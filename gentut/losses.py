@@ -15,7 +15,7 @@ but not values, so they never force a host-device synchronisation inside a train
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F
@@ -183,3 +183,150 @@ def standard_normal_log_density(z: Tensor, *, reduction: Reduction = "mean") -> 
             "standard_normal_log_density: expected a batch dimension, got a 0-d tensor"
         )
     return _reduce("standard_normal_log_density", -0.5 * (_LOG_2PI + z**2), reduction)
+
+
+# --- GAN losses (on discriminator logits or critic scores) -------------------------------------
+# A GAN's losses are expectations over the batch, so these return batch means: there is no
+# per-example use for them. Discriminator outputs are LOGITS l with D(x) = sigmoid(l); writing
+# log D = -softplus(-l) and log(1 - D) = -softplus(l) keeps every term finite for logits of any
+# size, where log(sigmoid(l)) would round to log(0) = -inf once sigmoid(l) rounds to 0.
+
+__all__ += [
+    "discriminator_loss",
+    "generator_loss_minimax",
+    "generator_loss_non_saturating",
+    "wasserstein_critic_loss",
+    "wasserstein_generator_loss",
+    "gradient_penalty",
+]
+
+
+def _check_logits(function: str, name: str, logits: Tensor) -> Tensor:
+    """Logits or scores of shape (B,) or (B, 1) -> (B,) (no value checks: no host sync)."""
+    if not isinstance(logits, Tensor):
+        raise TypeError(f"{function}: {name} must be a tensor, got {type(logits).__name__}")
+    if logits.ndim == 2 and logits.shape[1] == 1:
+        logits = logits[:, 0]
+    if logits.ndim != 1 or len(logits) == 0:
+        raise ValueError(
+            f"{function}: {name} must have shape (B,) or (B, 1), one per example, "
+            f"got {tuple(logits.shape)}"
+        )
+    return logits
+
+
+def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """The discriminator's loss: minus the GAN value function (Goodfellow et al. 2014, Eq. 1).
+
+        loss_D = -( E_x[ log D(x) ] + E_z[ log(1 - D(G(z))) ] )
+               = mean softplus(-real_logits) + mean softplus(fake_logits)
+
+    Binary cross-entropy with label 1 for real and 0 for fake, each half averaged over its own
+    batch and the two halves added. Both logits 0 (D(x) = 1/2 everywhere) give log 4, the loss
+    at the equilibrium p_model = p_data.
+
+    Args:
+        real_logits: discriminator logits of data, (B,) or (B, 1).
+        fake_logits: discriminator logits of generated samples, (B',) or (B', 1).
+    """
+    real_logits = _check_logits("discriminator_loss", "real_logits", real_logits)
+    fake_logits = _check_logits("discriminator_loss", "fake_logits", fake_logits)
+    # -log sigmoid(l) = softplus(-l);  -log(1 - sigmoid(l)) = softplus(l)
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def generator_loss_minimax(fake_logits: Tensor) -> Tensor:
+    """The generator's side of the original minimax game, to be MINIMISED by G (Goodfellow
+    et al. 2014, Eq. 1):
+
+        loss_G = E_z[ log(1 - D(G(z))) ] = -mean softplus(fake_logits)
+
+    It saturates: d loss_G / d l = -sigmoid(l), which vanishes when D confidently rejects the
+    fakes (l << 0), exactly the situation early in training. Kept to show why the
+    non-saturating loss is used instead.
+    """
+    fake_logits = _check_logits("generator_loss_minimax", "fake_logits", fake_logits)
+    return -F.softplus(fake_logits).mean()
+
+
+def generator_loss_non_saturating(fake_logits: Tensor) -> Tensor:
+    """The non-saturating generator loss (Goodfellow et al. 2014, Section 3):
+
+        loss_G = -E_z[ log D(G(z)) ] = mean softplus(-fake_logits)
+
+    Same fixed point as the minimax loss, but d loss_G / d l = -(1 - sigmoid(l)), close to -1
+    when D confidently rejects the fakes, so G gets a strong gradient when it needs one.
+    """
+    fake_logits = _check_logits("generator_loss_non_saturating", "fake_logits", fake_logits)
+    return F.softplus(-fake_logits).mean()
+
+
+def wasserstein_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """The WGAN critic's loss (Arjovsky, Chintala & Bottou 2017, Eq. 3 and Algorithm 1):
+
+        loss_C = E_z[ C(G(z)) ] - E_x[ C(x) ]
+
+    Minimising it maximises E C(x) - E C(G(z)), which over 1-Lipschitz critics C is the
+    Wasserstein-1 distance (Kantorovich-Rubinstein duality). Scores are unbounded reals, not
+    logits. The Lipschitz constraint comes from elsewhere: `gradient_penalty` or spectral norm.
+    """
+    real_scores = _check_logits("wasserstein_critic_loss", "real_scores", real_scores)
+    fake_scores = _check_logits("wasserstein_critic_loss", "fake_scores", fake_scores)
+    return fake_scores.mean() - real_scores.mean()
+
+
+def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
+    """The WGAN generator's loss (Arjovsky et al. 2017, Algorithm 1): loss_G = -E_z[ C(G(z)) ]."""
+    fake_scores = _check_logits("wasserstein_generator_loss", "fake_scores", fake_scores)
+    return -fake_scores.mean()
+
+
+def gradient_penalty(
+    critic: Callable[[Tensor], Tensor],
+    real: Tensor,
+    fake: Tensor,
+    *,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """WGAN-GP's gradient penalty (Gulrajani et al. 2017, Eq. 3 and Algorithm 1):
+
+        penalty = E_{x_hat}[ ( ||grad_x C(x_hat)||_2 - 1 )^2 ],
+        x_hat = eps * x + (1 - eps) * G(z),   eps ~ U[0, 1] per example,
+
+    a soft version of "C is 1-Lipschitz", enforced on the straight lines between data and
+    samples, where the optimal critic has gradient norm 1. The caller multiplies it by lambda
+    (10 in the paper). The gradient is taken with ``create_graph=True`` so the penalty itself
+    can be differentiated with respect to the critic's parameters.
+
+    The interpolates are detached from the generator: the penalty trains the critic only.
+    `critic` may score several inputs jointly (a packed discriminator returns B / packing scores
+    for B inputs, consecutive rows together); the gradient norm is then taken per score, over
+    the inputs it saw.
+
+    Args:
+        critic: maps a batch like `real` to scores (B',) or (B', 1), B' dividing B.
+        real: data, (B, ...).
+        fake: generated samples, same shape.
+        generator: random generator for eps (on the device of `real`), for reproducibility.
+    """
+    _check_same_shape("gradient_penalty", "real", real, "fake", fake)
+    batch_size = real.shape[0]
+    # one eps per example, broadcast over its features: (B, 1, ..., 1)
+    eps = torch.rand(
+        (batch_size,) + (1,) * (real.ndim - 1), generator=generator, device=real.device,
+        dtype=real.dtype,
+    )
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)  # (B, ...)
+    scores = _check_logits("gradient_penalty", "critic(x_hat)", critic(x_hat))  # (B',)
+    if batch_size % len(scores) != 0:
+        raise ValueError(
+            f"gradient_penalty: the critic returned {len(scores)} scores for {batch_size} inputs; "
+            f"expected one score per input or per equal group of inputs"
+        )
+    # Scores are independent of each other's inputs, so the gradient of their sum holds each
+    # score's own gradient. create_graph=True: the penalty must be differentiable itself.
+    (gradients,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)  # (B, ...)
+    gradients = gradients.float().reshape(len(scores), -1)  # (B', features seen by one score)
+    # sqrt(sum + tiny) rather than .norm(): finite gradient even where the gradient is exactly 0
+    norms = torch.sqrt((gradients**2).sum(dim=1) + 1e-12)  # (B',)
+    return ((norms - 1.0) ** 2).mean()

@@ -454,3 +454,236 @@ def plot_density_and_samples(
     ax.set_ylabel("$x_2$")
     ax.set_title(title)
     return fig
+
+
+# --- GAN discriminators on the plane -------------------------------------------------------------
+# The 2-D GAN lab draws what the discriminator believes: D(x) on a grid under the data and the
+# generator's samples. A frame of the training animation is the same picture, drawn small.
+
+__all__ += ["decision_surface", "plot_decision_surface", "animate_2d_training"]
+
+ANIMATION_FIGSIZE = (4.5, 4.5)  # inches
+# 4.5 in x 72 dpi = 324 x 324 pixels. As JPEG that is about 20 kB per frame in the HTML (base64),
+# so a 50-frame animation adds about 1 MB to its page; PNG frames of the same picture are ~70 kB,
+# since the smooth surface and the scattered points compress badly without loss.
+ANIMATION_DPI = 72
+FRAME_FORMAT = "jpeg"
+SURFACE_KINDS = ("probability", "score")
+
+
+def _check_limits(limits: Any) -> tuple[float, float, float, float]:
+    try:
+        x_min, x_max, y_min, y_max = (float(v) for v in limits)
+    except (TypeError, ValueError):
+        raise ValueError(f"limits must be (xmin, xmax, ymin, ymax), got {limits!r}") from None
+    if not (x_min < x_max and y_min < y_max):
+        raise ValueError(f"limits must have xmin < xmax and ymin < ymax, got {limits!r}")
+    return x_min, x_max, y_min, y_max
+
+
+def _limits_around(*point_sets: np.ndarray, margin: float = 0.15) -> tuple[float, float, float, float]:
+    both = np.concatenate(point_sets)
+    low, high = both.min(axis=0), both.max(axis=0)
+    pad = margin * np.maximum(high - low, 1e-3)  # a single point still gets a window
+    return low[0] - pad[0], high[0] + pad[0], low[1] - pad[1], high[1] + pad[1]
+
+
+def decision_surface(
+    discriminate: Any,
+    limits: Any,
+    *,
+    resolution: int = 150,
+    kind: str = "probability",
+) -> np.ndarray:
+    """A discriminator's view of the plane: an array (resolution, resolution), row i at
+    ``y = linspace(ymin, ymax)[i]``, column j at ``x = linspace(xmin, xmax)[j]``.
+
+    Args:
+        discriminate: maps a CPU float32 tensor of points (M, 2) to logits (or critic scores)
+            (M,) or (M, 1), e.g. ``gan.discriminate`` (wrap it to move points to another
+            device). Called once, under ``torch.no_grad()``. A packed discriminator
+            (packing > 1) judges groups of points, so it has no surface over single points.
+        limits: (xmin, xmax, ymin, ymax).
+        resolution: grid points per axis.
+        kind: ``"probability"``: D(x) = sigmoid(logit) in [0, 1]; ``"score"``: the raw output
+            (a WGAN critic's score).
+    """
+    import torch  # local: plots needs torch only for this function and Tensor checks
+
+    x_min, x_max, y_min, y_max = _check_limits(limits)
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
+        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    if kind not in SURFACE_KINDS:
+        raise ValueError(f"kind must be one of {SURFACE_KINDS}, got {kind!r}")
+    x1 = np.linspace(x_min, x_max, resolution)
+    x2 = np.linspace(y_min, y_max, resolution)
+    grid = np.stack(np.meshgrid(x1, x2), axis=-1).reshape(-1, 2)  # (R*R, 2), x fastest
+    with torch.no_grad():
+        out = discriminate(torch.from_numpy(grid).float())
+    values = np.asarray(out.detach().float().cpu() if isinstance(out, Tensor) else out, np.float64)
+    if values.size != resolution * resolution:
+        raise ValueError(
+            f"discriminate returned {values.size} values for {resolution * resolution} points; "
+            f"expected one logit per point, shape (M,) or (M, 1)"
+        )
+    values = values.reshape(resolution, resolution)  # (R, R): rows follow y, columns x
+    if kind == "probability":
+        values = 0.5 * (1.0 + np.tanh(0.5 * values))  # sigmoid, without overflow in exp
+    return values
+
+
+def _surface_style(kind: str) -> tuple[str, str]:
+    if kind == "probability":
+        return "Blues", "D(x): probability of 'real'"
+    return "Blues", "critic score C(x)"
+
+
+def plot_decision_surface(
+    discriminate: Any,
+    *,
+    data: Any,
+    samples: Any,
+    ax: Axes | None = None,
+    title: str = "Discriminator, data and generator samples",
+    resolution: int = 150,
+    limits: Any = None,
+    kind: str = "probability",
+) -> Figure:
+    """Filled contours of a discriminator over the plane, with data and generator samples on top.
+
+    Darker blue means "real" to the discriminator. With ``kind="probability"`` the colour scale
+    is D(x) from 0 to 1; an ideal discriminator against a perfect generator is 1/2 everywhere.
+    With ``kind="score"`` it is a WGAN critic's raw score, whose level is arbitrary: only
+    differences between places matter.
+
+    Args:
+        discriminate: points (M, 2) -> logits (M,); see `decision_surface`.
+        data, samples: (N, 2) points drawn in black and orange.
+        limits: (xmin, xmax, ymin, ymax); default: around the data and samples.
+        resolution, kind: see `decision_surface`.
+    """
+    data_np, samples_np = _points_2d(data, "data"), _points_2d(samples, "samples")
+    limits = _limits_around(data_np, samples_np) if limits is None else _check_limits(limits)
+    values = decision_surface(discriminate, limits, resolution=resolution, kind=kind)
+    x1 = np.linspace(limits[0], limits[1], resolution)
+    x2 = np.linspace(limits[2], limits[3], resolution)
+    fig, ax = _new_axes(ax, PLANE_FIGSIZE)
+    cmap, label = _surface_style(kind)
+    if kind == "probability":
+        levels = np.linspace(0.0, 1.0, 11)
+    else:
+        low, high = values.min(), values.max()
+        levels = np.linspace(low, high if high > low else low + 1e-6, 16)
+    filled = ax.contourf(x1, x2, values, levels=levels, cmap=cmap, alpha=0.85)
+    fig.colorbar(filled, ax=ax, label=label)
+    ax.scatter(data_np[:, 0], data_np[:, 1], s=3, color="black", alpha=0.5, label="data")
+    ax.scatter(samples_np[:, 0], samples_np[:, 1], s=3, color="C1", alpha=0.7, label="generator samples")
+    ax.legend(loc="upper right", markerscale=4)
+    ax.set_xlim(limits[0], limits[1])
+    ax.set_ylim(limits[2], limits[3])
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_title(title)
+    return fig
+
+
+_FRAME_KEYS = ("step", "samples", "surface", "limits", "data")
+
+
+def _check_frames(frames: Any) -> list[dict[str, Any]]:
+    if not isinstance(frames, Sequence) or isinstance(frames, (str, bytes)) or len(frames) == 0:
+        raise ValueError(f"frames must be a non-empty list of dicts, got {type(frames).__name__}")
+    checked = []
+    for i, frame in enumerate(frames):
+        if not isinstance(frame, Mapping):
+            raise TypeError(f"frames[{i}] must be a dict, got {type(frame).__name__}")
+        missing = [key for key in _FRAME_KEYS if key not in frame]
+        if missing:
+            raise ValueError(f"frames[{i}] is missing {missing}; each frame needs keys {_FRAME_KEYS}")
+        surface = frame["surface"]
+        if surface is not None:
+            surface = np.asarray(surface, dtype=np.float64)
+            if surface.ndim != 2:
+                raise ValueError(
+                    f"frames[{i}]['surface'] must be a 2-D array (R, R) or None, got shape {surface.shape}"
+                )
+        checked.append({
+            "step": frame["step"],
+            "samples": _points_2d(frame["samples"], f"frames[{i}]['samples']"),
+            "data": _points_2d(frame["data"], f"frames[{i}]['data']"),
+            "surface": surface,
+            "limits": _check_limits(frame["limits"]),
+        })
+    return checked
+
+
+def animate_2d_training(
+    frames: Sequence[Mapping[str, Any]],
+    *,
+    title: str = "GAN training",
+    interval: int = 200,
+    kind: str = "probability",
+) -> str:
+    """An HTML/JavaScript animation of a 2-D GAN's training, one frame per snapshot.
+
+    Returns ``FuncAnimation(...).to_jshtml(default_mode="loop")``: image frames embedded in HTML
+    with play controls, so it plays in a notebook (``IPython.display.HTML(html)``) and in the
+    static HTML book with no extra software (no ffmpeg). Frames are small JPEGs, 4.5 x 4.5 inches
+    at 72 dpi (324 x 324 pixels, about 20 kB each), so 50 frames cost about 1 MB of HTML.
+    The figure is closed after rendering, so no static copy of the last frame is displayed.
+
+    Args:
+        frames: dicts with keys ``"step"`` (int, shown in the title), ``"samples"`` (N, 2)
+            generator samples, ``"surface"`` (R, R) discriminator values from
+            `decision_surface` over ``"limits"`` or None, ``"limits"`` (xmin, xmax, ymin, ymax)
+            and ``"data"`` (M, 2) real points.
+        title: shown above each frame, followed by the step.
+        interval: milliseconds between frames.
+        kind: how to colour surfaces: ``"probability"`` on a fixed [0, 1] scale, ``"score"``
+            (critic scores, whose level drifts) scaled per frame to its own range.
+    """
+    from matplotlib import animation  # imported on use: only this function needs it
+
+    checked = _check_frames(frames)
+    if kind not in SURFACE_KINDS:
+        raise ValueError(f"kind must be one of {SURFACE_KINDS}, got {kind!r}")
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+        raise ValueError(f"interval must be a positive int (milliseconds), got {interval!r}")
+    cmap, _ = _surface_style(kind)
+    fig, ax = plt.subplots(figsize=ANIMATION_FIGSIZE, dpi=ANIMATION_DPI, layout="constrained")
+
+    def draw(index: int) -> list:
+        frame = checked[index]
+        x_min, x_max, y_min, y_max = frame["limits"]
+        ax.clear()  # redraw from scratch: simple, and cheap at this size
+        surface = frame["surface"]
+        if surface is not None:
+            low, high = (0.0, 1.0) if kind == "probability" else (surface.min(), surface.max())
+            ax.imshow(
+                surface, origin="lower", extent=(x_min, x_max, y_min, y_max), cmap=cmap,
+                vmin=low, vmax=high, alpha=0.85, interpolation="bilinear", aspect="auto",
+            )
+        data, samples = frame["data"], frame["samples"]
+        ax.scatter(data[:, 0], data[:, 1], s=2, color="black", alpha=0.4, linewidths=0)
+        ax.scatter(samples[:, 0], samples[:, 1], s=3, color="C1", alpha=0.8, linewidths=0)
+        ax.set_xlim(x_min, x_max)
+        ax.set_ylim(y_min, y_max)
+        ax.set_aspect("equal")
+        ax.set_title(f"{title}, step {frame['step']}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return []
+
+    try:
+        movie = animation.FuncAnimation(
+            fig, draw, frames=len(checked), interval=interval, blit=False
+        )
+        # The frames' size must not depend on a notebook's savefig settings.
+        with plt.rc_context(
+            {"savefig.dpi": ANIMATION_DPI, "savefig.bbox": None, "animation.frame_format": FRAME_FORMAT}
+        ):
+            html = movie.to_jshtml(default_mode="loop")
+    finally:
+        plt.close(fig)
+    return html

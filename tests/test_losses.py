@@ -143,3 +143,117 @@ def test_standard_normal_log_density_matches_torch_normal():
     expected = Normal(0.0, 1.0).log_prob(z).sum(1)
     assert torch.allclose(standard_normal_log_density(z, reduction="none"), expected, atol=1e-6)
     assert standard_normal_log_density(torch.zeros(1, 2)).item() == pytest.approx(-math.log(2 * math.pi))
+
+
+# --- GAN losses ----------------------------------------------------------------------------------
+
+
+def test_discriminator_loss_at_logits_zero_is_log_4():
+    from gentut.losses import discriminator_loss
+
+    # D = 1/2 everywhere: -[log 1/2 + log 1/2] = log 4, whatever the batch sizes
+    assert discriminator_loss(torch.zeros(5, 1), torch.zeros(3)).item() == pytest.approx(math.log(4))
+
+
+def test_discriminator_loss_matches_hand_computed_log_probabilities():
+    from gentut.losses import discriminator_loss
+
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    by_hand = -(torch.sigmoid(real).log().mean() + (1 - torch.sigmoid(fake)).log().mean())
+    assert discriminator_loss(real, fake).item() == pytest.approx(by_hand.item(), rel=1e-6)
+
+
+def test_discriminator_loss_is_finite_for_extreme_logits():
+    from gentut.losses import discriminator_loss, generator_loss_non_saturating
+
+    assert discriminator_loss(torch.tensor([200.0]), torch.tensor([-200.0])).item() < 1e-6
+    assert discriminator_loss(torch.tensor([-200.0]), torch.tensor([200.0])).item() == pytest.approx(400.0)
+    assert generator_loss_non_saturating(torch.tensor([-200.0])).item() == pytest.approx(200.0)
+
+
+def test_generator_losses_match_their_equations():
+    from gentut.losses import generator_loss_minimax, generator_loss_non_saturating
+
+    fake = torch.tensor([[0.0], [2.0], [-1.0]])
+    d = torch.sigmoid(fake)
+    assert generator_loss_minimax(fake).item() == pytest.approx(torch.log(1 - d).mean().item(), rel=1e-6)
+    assert generator_loss_non_saturating(fake).item() == pytest.approx(-torch.log(d).mean().item(), rel=1e-6)
+    # at D = 1/2 the minimax loss is log(1/2) and the non-saturating one log 2
+    assert generator_loss_minimax(torch.zeros(4)).item() == pytest.approx(-math.log(2))
+    assert generator_loss_non_saturating(torch.zeros(4)).item() == pytest.approx(math.log(2))
+
+
+def test_wasserstein_losses_are_differences_of_mean_scores():
+    from gentut.losses import wasserstein_critic_loss, wasserstein_generator_loss
+
+    real, fake = torch.tensor([3.0, 5.0]), torch.tensor([[1.0], [-1.0], [3.0]])
+    assert wasserstein_critic_loss(real, fake).item() == pytest.approx(1.0 - 4.0)
+    assert wasserstein_generator_loss(fake).item() == pytest.approx(-1.0)
+
+
+def test_gan_losses_reject_logits_that_are_not_one_per_example():
+    from gentut.losses import discriminator_loss, generator_loss_non_saturating
+
+    with pytest.raises(ValueError, match=r"fake_logits must have shape \(B,\) or \(B, 1\), one per example, got \(4, 2\)"):
+        discriminator_loss(torch.zeros(4), torch.zeros(4, 2))
+    with pytest.raises(TypeError, match="must be a tensor"):
+        generator_loss_non_saturating([0.0, 1.0])
+
+
+def _linear_critic(weight_norm, features=3):
+    critic = torch.nn.Linear(features, 1)
+    with torch.no_grad():
+        direction = torch.randn(1, features)
+        critic.weight.copy_(weight_norm * direction / direction.norm())
+    return critic
+
+
+@pytest.mark.parametrize("weight_norm, penalty", [(1.0, 0.0), (3.0, 4.0), (0.0, 1.0)])
+def test_gradient_penalty_of_a_linear_critic_is_norm_minus_one_squared(weight_norm, penalty):
+    from gentut.losses import gradient_penalty
+
+    # A linear critic's gradient is its weight everywhere: (||w|| - 1)^2 at every interpolate.
+    critic = _linear_critic(weight_norm)
+    got = gradient_penalty(critic, torch.randn(16, 3), torch.randn(16, 3))
+    assert got.item() == pytest.approx(penalty, abs=1e-5)
+
+
+def test_gradient_penalty_is_differentiable_in_the_critic_parameters():
+    from gentut.losses import gradient_penalty
+
+    critic = _linear_critic(3.0)
+    fake = torch.randn(8, 3, requires_grad=True)
+    penalty = gradient_penalty(critic, torch.randn(8, 3), fake)
+    penalty.backward()
+    # d/dw (||w|| - 1)^2 = 2 (||w|| - 1) w / ||w|| = 2 * 2 * w / 3
+    assert torch.allclose(critic.weight.grad, 4 * critic.weight.detach() / 3, atol=1e-5)
+    assert fake.grad is None  # the penalty trains the critic only
+
+
+def test_gradient_penalty_interpolates_with_one_eps_per_example():
+    from gentut.losses import gradient_penalty
+
+    seen = []
+
+    def critic(x):
+        seen.append(x.detach())
+        return x.sum(dim=(1, 2, 3))  # gradient of ones: norm sqrt(12)
+
+    real, fake = torch.ones(5, 3, 2, 2), torch.zeros(5, 3, 2, 2)
+    got = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(0))
+    x_hat = seen[0]
+    # each example is eps * 1 + (1 - eps) * 0 = eps, constant over its own pixels
+    assert torch.allclose(x_hat, x_hat[:, :1, :1, :1].expand_as(x_hat))
+    assert x_hat.flatten(1)[:, 0].unique().numel() == 5
+    assert got.item() == pytest.approx((math.sqrt(12) - 1) ** 2, rel=1e-5)
+
+
+def test_gradient_penalty_of_a_packed_critic_takes_one_norm_per_score():
+    from gentut.losses import gradient_penalty
+
+    def packed_critic(x):  # scores pairs of consecutive samples: (B, 2) -> (B/2,)
+        return (2.0 * x).reshape(len(x) // 2, 4).sum(dim=1)
+
+    # each score's gradient: 2 on each of its 4 inputs, norm 4: penalty (4 - 1)^2 = 9
+    got = gradient_penalty(packed_critic, torch.randn(6, 2), torch.randn(6, 2))
+    assert got.item() == pytest.approx(9.0, rel=1e-5)

@@ -102,3 +102,52 @@ def test_networks_record_their_sizes_for_compatibility_checks():
     assert MLPEncoder(7).out_dim == 7
     assert ConvDecoder(7).latent_dim == 7
     assert ConvEncoder(7, image_size=12).image_shape == (1, 12, 12)
+
+
+# --- MLP (vectors) -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_mlp_maps_vectors_to_vectors(activation):
+    from gentut.models.networks import MLP
+
+    net = MLP(2, 1, hidden=(16, 8), activation=activation)
+    assert net(torch.randn(5, 2)).shape == (5, 1)
+    assert (net.in_dim, net.out_dim, net.hidden) == (2, 1, (16, 8))
+    linear = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linear] == [(2, 16), (16, 8), (8, 1)]
+
+
+def test_mlp_output_activation_bounds_the_output():
+    from gentut.models.networks import MLP
+
+    x = 100 * torch.randn(50, 3)
+    sigmoid = MLP(3, 4, output_activation="sigmoid")(x)
+    tanh = MLP(3, 4, output_activation="tanh")(x)
+    assert sigmoid.min() >= 0 and sigmoid.max() <= 1
+    assert tanh.min() >= -1 and tanh.max() <= 1
+    assert MLP(3, 4, hidden=())(x).abs().max() > 1  # no activation, no hidden layer: linear
+
+
+def test_mlp_rejects_inputs_of_the_wrong_width():
+    from gentut.models.networks import MLP
+
+    with pytest.raises(ValueError, match=r"MLP expected input of shape \(B, 2\), got \(B, 3\)"):
+        MLP(2, 1)(torch.randn(4, 3))
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda m: m(0, 1), "in_dim must be a positive int"),
+        (lambda m: m(2, 1.5), "out_dim must be a positive int"),
+        (lambda m: m(2, 1, hidden=(8, 0)), r"hidden\[1\] must be a positive int"),
+        (lambda m: m(2, 1, activation="gelu"), "activation must be one of"),
+        (lambda m: m(2, 1, output_activation="softmax"), "output_activation must be one of"),
+    ],
+)
+def test_mlp_rejects_bad_arguments(build, message):
+    from gentut.models.networks import MLP
+
+    with pytest.raises(ValueError, match=message):
+        build(MLP)

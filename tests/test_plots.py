@@ -193,3 +193,87 @@ def test_plot_density_and_samples_evaluates_the_density_on_a_grid(tmp_path):
     assert fig.axes[0].get_title() == "density"
     fig.savefig(tmp_path / "density.png")
     plt.close("all")
+
+
+# --- GAN discriminators on the plane -------------------------------------------------------------
+
+
+def _radial_logits(points):
+    return 2.0 - (points**2).sum(dim=1)  # positive ("real") inside the circle of radius sqrt(2)
+
+
+def test_decision_surface_is_sigmoid_of_logits_on_an_xy_grid():
+    limits = (-2.0, 2.0, -1.0, 3.0)
+    probability = plots.decision_surface(_radial_logits, limits, resolution=5, kind="probability")
+    score = plots.decision_surface(_radial_logits, limits, resolution=5, kind="score")
+    assert probability.shape == score.shape == (5, 5)
+    assert np.allclose(probability, 1 / (1 + np.exp(-score)))
+    # row i follows y, column j follows x: point (x, y) = (0, 0) is column 2, row 1
+    assert score[1, 2] == pytest.approx(2.0)
+    assert score[0, 0] == pytest.approx(2.0 - (4.0 + 1.0))  # (x, y) = (-2, -1)
+    assert score[4, 4] == pytest.approx(2.0 - (4.0 + 9.0))  # (x, y) = (2, 3)
+
+
+def test_decision_surface_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="limits must have xmin < xmax"):
+        plots.decision_surface(_radial_logits, (1, 0, 0, 1))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        plots.decision_surface(_radial_logits, (0, 1, 0, 1), kind="logit")
+    with pytest.raises(ValueError, match="expected one logit per point"):
+        plots.decision_surface(lambda x: x, (0, 1, 0, 1), resolution=4)
+
+
+@pytest.mark.parametrize("kind", ["probability", "score"])
+def test_plot_decision_surface_draws_contours_data_and_samples(tmp_path, kind):
+    rng = np.random.default_rng(0)
+    fig = plots.plot_decision_surface(
+        _radial_logits, data=rng.normal(size=(100, 2)), samples=torch.randn(80, 2),
+        title="discriminator", resolution=30, kind=kind,
+    )
+    _render(fig, tmp_path, f"surface_{kind}")
+    ax = fig.axes[0]
+    assert ax.get_title() == "discriminator"
+    assert ax.get_xlabel() == "$x_1$" and ax.get_ylabel() == "$x_2$"
+    assert len(fig.axes) == 2  # the colour bar
+    assert [len(c.get_offsets()) for c in ax.collections[-2:]] == [100, 80]
+
+
+def test_plot_decision_surface_respects_given_limits():
+    fig = plots.plot_decision_surface(
+        _radial_logits, data=np.zeros((5, 2)), samples=np.ones((5, 2)), limits=(-4, 4, -3, 3),
+        resolution=10,
+    )
+    assert fig.axes[0].get_xlim() == (-4, 4) and fig.axes[0].get_ylim() == (-3, 3)
+
+
+def _frames(n, resolution=60):
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(300, 2))
+    limits = (-3.0, 3.0, -3.0, 3.0)
+    surface = plots.decision_surface(_radial_logits, limits, resolution=resolution)
+    return [
+        {"step": 10 * k, "samples": rng.normal(size=(300, 2)) + k / n, "data": data,
+         "surface": surface if k % 2 else None, "limits": limits}
+        for k in range(n)
+    ]
+
+
+def test_animate_2d_training_returns_small_self_contained_html_and_closes_its_figure():
+    before = plt.get_fignums()
+    html = plots.animate_2d_training(_frames(10), title="ring", interval=100)
+    assert isinstance(html, str) and "<script" in html
+    assert len(html.encode()) < 1_000_000  # 10 frames of 324 x 324 pixels
+    assert html.count("data:image/") == 10
+    assert plt.get_fignums() == before  # no static copy of the last frame is displayed
+
+
+def test_animate_2d_training_rejects_malformed_frames():
+    with pytest.raises(ValueError, match="non-empty list"):
+        plots.animate_2d_training([])
+    frame = _frames(1)[0]
+    del frame["limits"]
+    with pytest.raises(ValueError, match=r"frames\[0\] is missing \['limits'\]"):
+        plots.animate_2d_training([frame])
+    frame = _frames(1)[0] | {"samples": np.zeros((5, 3))}
+    with pytest.raises(ValueError, match=r"frames\[0\]\['samples'\] must have shape \(N, 2\)"):
+        plots.animate_2d_training([frame])

@@ -14,3 +14,9 @@ __all__ = [
     "VAE",
     "VAEConfig",
 ]
+
+from gentut.models.classifier import DigitClassifier  # noqa: E402
+from gentut.models.gan import GAN, GANConfig, with_spectral_norm  # noqa: E402
+from gentut.models.networks import MLP  # noqa: E402
+
+__all__ += ["DigitClassifier", "GAN", "GANConfig", "MLP", "with_spectral_norm"]

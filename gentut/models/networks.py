@@ -299,3 +299,57 @@ class ConvDecoder(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         _check_input(type(self).__name__, z, (self.latent_dim,))
         return self.net(z)  # (B, C, S, S) logits
+
+
+# --- vectors -------------------------------------------------------------------------------------
+
+__all__ += ["MLP"]
+
+
+class MLP(nn.Module):
+    """Fully connected layers from vectors (B, in_dim) to vectors (B, out_dim).
+
+    The generator and discriminator of the 2-D GAN lab: a generator ``MLP(latent_dim, 2)`` maps
+    noise to points, a discriminator ``MLP(2, 1, activation="leaky_relu")`` maps points to one
+    logit (``MLP(2 * packing, 1)`` for a packed one, see `gentut.models.gan`).
+
+    Args:
+        in_dim: size of the input vectors.
+        out_dim: size of the output vectors.
+        hidden: widths of the hidden layers, input side first.
+        activation: ``"relu"`` or ``"leaky_relu"`` (slope 0.2) after each hidden layer.
+        output_activation: None (default: raw outputs, e.g. logits), ``"sigmoid"`` or ``"tanh"``.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        *,
+        hidden: Sequence[int] = (128, 128),
+        activation: Activation = "relu",
+        output_activation: Literal["sigmoid", "tanh"] | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_dim = _check_positive_int("in_dim", in_dim)
+        self.out_dim = _check_positive_int("out_dim", out_dim)
+        self.hidden = _check_hidden("hidden", hidden)
+        _check_choice("activation", activation, ("relu", "leaky_relu"))
+        if output_activation is not None:
+            _check_choice("output_activation", output_activation, ("sigmoid", "tanh"))
+
+        layers: list[nn.Module] = []
+        width = self.in_dim
+        for size in self.hidden:
+            layers += [nn.Linear(width, size), _activation(activation)]
+            width = size
+        layers.append(nn.Linear(width, self.out_dim))  # (B, out_dim)
+        if output_activation == "sigmoid":
+            layers.append(nn.Sigmoid())
+        elif output_activation == "tanh":
+            layers.append(nn.Tanh())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_input(type(self).__name__, x, (self.in_dim,))
+        return self.net(x)  # (B, out_dim)

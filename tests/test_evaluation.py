@@ -1,0 +1,337 @@
+"""Sample-quality metrics against their closed forms, and the cached feature classifier."""
+import warnings
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from gentut import evaluation
+from gentut.checkpoint import load_checkpoint
+from gentut.data import ImageData, make_synthetic_digits
+from gentut.evaluation import (
+    CLASSIFIER_VERSION,
+    class_probabilities,
+    classifier_score,
+    density_coverage,
+    evaluate_generator,
+    extract_features,
+    format_metrics,
+    frechet_distance,
+    load_or_train_classifier,
+    precision_recall,
+)
+from gentut.models.classifier import DigitClassifier
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small convolutions run faster on one thread, and far faster on a busy 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _with_moments(mean, variances, n=400, seed=0):
+    """n points whose sample mean is exactly `mean` and sample covariance exactly diag(variances)."""
+    rng = np.random.default_rng(seed)
+    d = len(mean)
+    z = rng.standard_normal((n, d))
+    z -= z.mean(axis=0)
+    z = z @ np.linalg.inv(np.linalg.cholesky(np.cov(z, rowvar=False))).T  # whitened: cov = I
+    return z * np.sqrt(variances) + mean
+
+
+# --- Frechet distance ----------------------------------------------------------------------------
+
+
+def test_frechet_distance_of_a_set_with_itself_is_zero():
+    features = torch.randn(500, 16, generator=torch.Generator().manual_seed(0))
+    assert frechet_distance(features, features) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_frechet_distance_matches_the_closed_form_for_diagonal_gaussians():
+    # ||mu_a - mu_b||^2 + sum_i (sqrt(a_i) - sqrt(b_i))^2 for diagonal covariances
+    mean_a, var_a = np.array([0.0, 1.0, -2.0]), np.array([1.0, 4.0, 0.25])
+    mean_b, var_b = np.array([1.0, 1.0, 0.0]), np.array([9.0, 1.0, 0.25])
+    a, b = _with_moments(mean_a, var_a, seed=0), _with_moments(mean_b, var_b, seed=1)
+    expected = ((mean_a - mean_b) ** 2).sum() + ((np.sqrt(var_a) - np.sqrt(var_b)) ** 2).sum()
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)
+    assert frechet_distance(torch.from_numpy(b).float(), torch.from_numpy(a).float()) == pytest.approx(expected, rel=1e-5)
+
+
+def test_frechet_distance_matches_scipy_sqrtm_for_full_covariances():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((300, 5)) @ rng.standard_normal((5, 5))
+    b = rng.standard_normal((300, 5)) @ rng.standard_normal((5, 5)) + 0.5
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = scipy.linalg.sqrtm(cov_a @ cov_b).real  # the common (complex-valued) route
+    expected = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root)
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-8)
+
+
+def test_frechet_distance_is_finite_and_warning_free_for_singular_covariances():
+    rng = np.random.default_rng(0)
+    few = rng.standard_normal((20, 64))  # N < D: rank-deficient covariances
+    many_zeros = np.maximum(rng.standard_normal((200, 64)), 0)
+    many_zeros[:, :10] = 0  # dead ReLU units: zero variance
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = frechet_distance(few, many_zeros)
+    assert np.isfinite(value) and value > 0
+
+
+def test_frechet_distance_rejects_bad_features():
+    with pytest.raises(ValueError, match="same feature size, got 4 and 5"):
+        frechet_distance(torch.randn(10, 4), torch.randn(10, 5))
+    with pytest.raises(ValueError, match=r"features_a must have shape \(N, D\) with N >= 2"):
+        frechet_distance(torch.randn(10), torch.randn(10, 1))
+    with pytest.raises(ValueError, match="finite"):
+        frechet_distance(torch.full((10, 2), float("nan")), torch.randn(10, 2))
+    with pytest.raises(TypeError, match="tensor or numpy array"):
+        frechet_distance([[1.0, 2.0]], torch.randn(10, 2))
+
+
+# --- classifier score ----------------------------------------------------------------------------
+
+
+def test_classifier_score_of_uniform_predictions_is_one():
+    assert classifier_score(torch.full((50, 10), 0.1)) == pytest.approx(1.0)
+
+
+def test_classifier_score_of_confident_balanced_predictions_is_the_number_of_classes():
+    probabilities = torch.eye(10).repeat(7, 1)  # each class 7 times, each with certainty
+    assert classifier_score(probabilities) == pytest.approx(10.0)
+
+
+def test_classifier_score_of_one_confident_class_is_one():
+    assert classifier_score(torch.eye(10)[[3] * 20]) == pytest.approx(1.0)
+
+
+def test_classifier_score_of_half_the_classes_is_half():
+    # confident on classes 0-4 only: exp(log 5) = 5
+    assert classifier_score(torch.eye(10)[torch.arange(40) % 5]) == pytest.approx(5.0)
+
+
+def test_classifier_score_rejects_rows_that_are_not_distributions():
+    with pytest.raises(ValueError, match="rows summing to 1"):
+        classifier_score(torch.rand(5, 10))
+    with pytest.raises(ValueError, match="rows summing to 1"):
+        classifier_score(torch.tensor([[1.5, -0.5]]))
+
+
+# --- precision, recall, density, coverage --------------------------------------------------------
+
+
+def _clusters(modes, per_mode, seed, spread=0.1):
+    """Points around well-separated centres 10 * e_m of R^10, `per_mode` per listed mode.
+
+    The noise lies in a 2-D plane, where a few dozen points per mode fill out their k-NN balls
+    (in 10-D the balls of 40 points miss much of a fresh sample's tails)."""
+    generator = torch.Generator().manual_seed(seed)
+    centres = 10 * torch.eye(10, dtype=torch.float64)[list(modes)]
+    points = centres.repeat_interleave(per_mode, dim=0)
+    points[:, :2] += spread * torch.randn(len(points), 2, generator=generator, dtype=torch.float64)
+    return points
+
+
+def test_identical_sets_have_full_precision_recall_and_coverage():
+    real = _clusters(range(10), 30, seed=0)
+    assert precision_recall(real, real.clone(), k=3) == (1.0, 1.0)
+    density, coverage = density_coverage(real, real.clone(), k=5)
+    assert coverage == 1.0
+    # each real ball holds its centre and its k neighbours: density = N (k + 1) / (k N)
+    assert density == pytest.approx(6 / 5)
+
+
+def test_far_apart_sets_have_zero_precision_recall_density_and_coverage():
+    real = _clusters(range(5), 30, seed=0)
+    fake = real + 1000.0
+    assert precision_recall(real, fake) == (0.0, 0.0)
+    assert density_coverage(real, fake) == (0.0, 0.0)
+
+
+def test_fake_on_half_the_modes_has_high_precision_and_half_the_recall():
+    real = _clusters(range(10), 40, seed=0)
+    fake = _clusters(range(5), 80, seed=1)  # as many points, all on modes 0-4
+    precision, recall = precision_recall(real, fake, k=3)
+    assert precision > 0.9
+    assert recall == pytest.approx(0.5, abs=0.06)
+    density, coverage = density_coverage(real, fake, k=5)
+    assert coverage == pytest.approx(0.5, abs=0.06)
+    # density is per generated point: samples drawn like the reals on the modes they keep sit
+    # in about k real balls each, however many of them crowd onto those modes
+    assert density == pytest.approx(1.0, abs=0.2)
+
+
+def test_an_outlier_inflates_recall_but_not_coverage():
+    # Naeem et al.'s point: one far fake point with a huge k-NN ball "recalls" everything.
+    real = _clusters(range(10), 20, seed=0)
+    fake = torch.cat([_clusters([0], 3, seed=1), torch.full((1, 10), 500.0, dtype=torch.float64)])
+    _, recall = precision_recall(real, fake, k=3)
+    _, coverage = density_coverage(real, fake, k=3)
+    assert recall == 1.0
+    assert coverage <= 0.1
+
+
+def test_blocked_distances_give_the_same_answers(monkeypatch):
+    real, fake = _clusters(range(10), 30, seed=0), _clusters(range(7), 40, seed=1)
+    expected = precision_recall(real, fake), density_coverage(real, fake)
+    monkeypatch.setattr(evaluation, "DISTANCE_BLOCK_ELEMENTS", 1000)  # blocks of 3-4 rows
+    assert (precision_recall(real, fake), density_coverage(real, fake)) == expected
+
+
+def test_nearest_neighbour_metrics_reject_bad_k():
+    real = _clusters(range(2), 2, seed=0)
+    with pytest.raises(ValueError, match=r"k must be between 1 and N - 1 = 3, got 4"):
+        precision_recall(real, real, k=4)
+    with pytest.raises(ValueError, match="k must be a positive int, got 0"):
+        density_coverage(real, real, k=0)
+
+
+# --- features and the one-call evaluation -------------------------------------------------------
+
+
+def test_features_and_probabilities_are_batched_on_the_cpu_without_gradients():
+    torch.manual_seed(0)
+    classifier = DigitClassifier().train()
+    images = torch.rand(23, 1, 28, 28)
+    features = extract_features(classifier, images, batch_size=5)
+    assert features.shape == (23, 128) and features.device.type == "cpu" and not features.requires_grad
+    assert torch.allclose(features, extract_features(classifier, images, batch_size=500), atol=1e-6)
+    probabilities = class_probabilities(classifier, ImageData.from_tensor(images), batch_size=7)
+    assert probabilities.shape == (23, 10)
+    assert torch.allclose(probabilities.sum(dim=1), torch.ones(23), atol=1e-5)
+    assert classifier.training  # the mode is restored
+
+
+def test_features_reject_what_is_not_a_classifier_or_images():
+    with pytest.raises(TypeError, match="nn.Module with features"):
+        extract_features(torch.nn.Linear(2, 2), torch.rand(3, 1, 28, 28))
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\), got shape \(3, 28, 28\)"):
+        extract_features(DigitClassifier(), torch.rand(3, 28, 28))
+
+
+def test_evaluate_generator_returns_every_metric_and_a_table_prints_them():
+    torch.manual_seed(0)
+    classifier = DigitClassifier()
+    real = torch.rand(40, 1, 28, 28)
+    metrics = evaluate_generator(real, real, classifier)
+    assert set(metrics) == {"fd", "score", "precision", "recall", "coverage"}
+    assert metrics["fd"] == pytest.approx(0.0, abs=1e-6)
+    assert metrics["precision"] == metrics["recall"] == metrics["coverage"] == 1.0
+    assert 1.0 <= metrics["score"] <= 10.0
+    table = format_metrics({"real (held out)": metrics, "a model": {"fd": 12.5, "score": 3.0}})
+    lines = table.splitlines()
+    assert lines[0].split() == ["model", "FD", "score", "precision", "recall", "coverage"]
+    assert lines[1].startswith("real (held out)") and "0.000" in lines[1]
+    assert lines[2].split()[-5:] == ["12.500", "3.000", "-", "-", "-"]
+    assert "within this book only" in lines[-1]
+    with pytest.raises(ValueError, match="non-empty dict"):
+        format_metrics({})
+
+
+# --- the cached classifier ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return make_synthetic_digits(300, seed=0)
+
+
+def _train(data, cache, **kwargs):
+    return load_or_train_classifier(data, cache=cache, epochs=1, device="cpu", progress=False, **kwargs)
+
+
+def _same_weights(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_first_call_trains_and_caches_second_call_loads_the_same_weights(digits, tmp_path, capsys):
+    trained, info = _train(digits, tmp_path)
+    out = capsys.readouterr().out
+    assert "trained on 300 synthetic-digits images for 1 epoch in" in out and "loaded" not in out
+    assert not info.from_cache and info.accuracy is None
+    path = tmp_path / f"synthetic-digits-{info.data_hash[:12]}-seed0-1ep.pt"
+    assert info.path == str(path) and path.is_file()
+    metadata = load_checkpoint(path)["metadata"]
+    assert metadata["version"] == CLASSIFIER_VERSION
+    assert (metadata["data_name"], metadata["num_images"], metadata["seed"], metadata["epochs"]) == (
+        "synthetic-digits", 300, 0, 1
+    )
+    assert metadata["data_hash"] == evaluation.data_fingerprint(digits)
+
+    loaded, loaded_info = _train(digits, tmp_path)
+    assert "loaded from cache" in capsys.readouterr().out
+    assert loaded_info.from_cache and loaded_info.data_hash == info.data_hash
+    assert _same_weights(trained, loaded)
+    assert not loaded.training
+
+
+def test_training_is_reproducible_from_the_seed(digits, tmp_path):
+    first, _ = _train(digits, tmp_path / "one")
+    second, _ = _train(digits, tmp_path / "two")
+    third, _ = _train(digits, tmp_path / "three", seed=1)
+    assert _same_weights(first, second)
+    assert not _same_weights(first, third)
+
+
+def test_changed_data_is_retrained(digits, tmp_path, capsys):
+    _, info = _train(digits, tmp_path)
+    images = digits.images.clone()
+    images[0, 0, 0, 0] = 0.5  # one pixel differs
+    changed = ImageData(images, digits.labels, name=digits.name)
+    capsys.readouterr()
+    _, changed_info = _train(changed, tmp_path)
+    assert "trained" in capsys.readouterr().out
+    assert changed_info.data_hash != info.data_hash and changed_info.path != info.path
+
+
+def test_a_version_bump_retrains_and_replaces_the_file(digits, tmp_path, capsys):
+    _, info = _train(digits, tmp_path)
+    capsys.readouterr()
+    _, bumped = _train(digits, tmp_path, version=CLASSIFIER_VERSION + 1)
+    out = capsys.readouterr().out
+    assert "does not match (version 1 (wanted 2))" in out and "trained" in out
+    assert bumped.path == info.path  # the same file, replaced
+    assert load_checkpoint(info.path)["metadata"]["version"] == CLASSIFIER_VERSION + 1
+
+
+def test_a_corrupt_cache_file_is_retrained_with_a_note(digits, tmp_path, capsys):
+    _, info = _train(digits, tmp_path)
+    with open(info.path, "wb") as handle:
+        handle.write(b"not a checkpoint")
+    capsys.readouterr()
+    model, again = _train(digits, tmp_path)
+    out = capsys.readouterr().out
+    assert "is unreadable" in out and "retraining" in out and "trained on 300" in out
+    assert not again.from_cache
+    assert load_checkpoint(info.path)["metadata"]["data_hash"] == info.data_hash  # repaired
+
+
+def test_held_out_accuracy_is_stored_and_recomputed_for_other_held_out_data(digits, tmp_path, capsys):
+    test = make_synthetic_digits(100, seed=0, split="test")
+    _, info = _train(digits, tmp_path, eval_data=test)
+    assert 0.0 <= info.accuracy <= 1.0
+    assert "held-out accuracy" in capsys.readouterr().out
+    _, same = _train(digits, tmp_path, eval_data=test)
+    assert same.from_cache and same.accuracy == info.accuracy
+    other = test.subset(50)
+    model, recomputed = _train(digits, tmp_path, eval_data=other)
+    assert recomputed.accuracy == pytest.approx(model.accuracy(other.images, other.labels))
+
+
+def test_default_cache_is_the_data_cache_directory(digits, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENTUT_DATA", str(tmp_path))
+    _, info = load_or_train_classifier(digits, epochs=1, device="cpu", progress=False)
+    assert info.path.startswith(str(tmp_path / "classifiers"))
+
+
+def test_the_classifier_needs_labelled_image_data(digits, tmp_path):
+    with pytest.raises(ValueError, match="has no labels"):
+        _train(ImageData(digits.images, name="unlabelled"), tmp_path)
+    with pytest.raises(TypeError, match="must be a gentut.data.ImageData, got Tensor"):
+        _train(digits.images, tmp_path)
+    with pytest.raises(ValueError, match="epochs must be an int >= 1, got 0"):
+        load_or_train_classifier(digits, cache=tmp_path, epochs=0)
