@@ -1,8 +1,8 @@
 """The autoencoder objective: config checks, corruption, the training contract, overfitting."""
-import contextlib
 
 import pytest
 import torch
+from conftest import ManualStep
 
 from gentut.data.loader import Batch
 from gentut.losses import bernoulli_nll, gaussian_nll
@@ -17,36 +17,7 @@ from gentut.models import (
 )
 
 
-class _ManualStep:
-    """The smallest stand-in for gentut.trainer.TrainStep: one optimizer, CPU, full precision."""
-
-    def __init__(self, optimizer=None):
-        self.device = torch.device("cpu")
-        self.optimizer = optimizer
-        self.global_step = 0
-        self.losses = []
-
-    def autocast(self):
-        return contextlib.nullcontext()
-
-    def update(self, loss, name="model"):
-        assert name == "model"
-        self.losses.append(loss)
-        if self.optimizer is not None:
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-        self.global_step += 1
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models train faster on one thread: thread start-up costs more than the arithmetic,
-    and on a busy 2-core machine two threads wait on each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _digit_like_images(n=16, size=28, seed=0):
@@ -180,7 +151,7 @@ def test_corruption_is_reproducible_with_a_generator():
 
 def test_training_step_updates_once_and_returns_detached_loss():
     model = _mlp_autoencoder()
-    step = _ManualStep(torch.optim.Adam(model.parameters(), lr=1e-3))
+    step = ManualStep(torch.optim.Adam(model.parameters(), lr=1e-3))
     before = [p.detach().clone() for p in model.parameters()]
     logs = model.training_step(Batch(torch.rand(4, 1, 28, 28)), step)
     assert set(logs) == {"loss"}
@@ -196,7 +167,7 @@ def test_denoising_trains_on_corrupted_inputs_but_scores_clean_targets():
     model.encoder.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
     with torch.no_grad():
         model.decoder.net[-2].bias.fill_(2.0)  # logits far from 0, so the target matters
-    step = _ManualStep()  # records the loss, no optimizer: parameters stay fixed
+    step = ManualStep()  # records the loss, no optimizer: parameters stay fixed
     torch.manual_seed(0)
     model.training_step(Batch(x), step)
     torch.manual_seed(0)
@@ -227,7 +198,7 @@ def test_autoencoder_overfits_a_fixed_batch_of_16_images(convolutional):
         model = Autoencoder(ConvEncoder(16, base_channels=8), ConvDecoder(16, base_channels=8))
     else:
         model = _mlp_autoencoder(latent_dim=16)
-    step = _ManualStep(torch.optim.Adam(model.parameters(), lr=3e-3))
+    step = ManualStep(torch.optim.Adam(model.parameters(), lr=3e-3))
     for _ in range(300):
         logs = model.training_step(Batch(x), step)
     initial, final = step.losses[0].item(), logs["loss"].item()
@@ -240,7 +211,7 @@ def test_denoising_autoencoder_learns_to_restore_masked_pixels():
     torch.manual_seed(0)
     x = _digit_like_images(16)
     model = _mlp_autoencoder(latent_dim=16, config=AutoencoderConfig(corruption="masking", noise_level=0.25))
-    step = _ManualStep(torch.optim.Adam(model.parameters(), lr=3e-3))
+    step = ManualStep(torch.optim.Adam(model.parameters(), lr=3e-3))
     for _ in range(300):
         model.training_step(Batch(x), step)
     with torch.no_grad():

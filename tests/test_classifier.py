@@ -1,8 +1,8 @@
 """The feature classifier: shapes, input checks, the trainer contract, and learning digits."""
-import contextlib
 
 import pytest
 import torch
+from conftest import ManualStep
 
 from gentut.data import make_synthetic_digits
 from gentut.data.loader import Batch
@@ -10,32 +10,7 @@ from gentut.models.classifier import DigitClassifier
 from gentut.trainer import Trainer
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small convolutions run faster on one thread, and far faster on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-class _ManualStep:
-    """The smallest stand-in for gentut.trainer.TrainStep: one optimizer, CPU, full precision."""
-
-    def __init__(self, optimizer):
-        self.device = torch.device("cpu")
-        self.optimizer = optimizer
-        self.global_step = 0
-
-    def autocast(self):
-        return contextlib.nullcontext()
-
-    def update(self, loss, name="model"):
-        assert name == "model"
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.global_step += 1
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_features_and_logits_have_the_documented_shapes():
@@ -83,7 +58,7 @@ def test_wrong_inputs_get_a_clear_error():
 
 def test_training_step_needs_labels():
     classifier = DigitClassifier()
-    step = _ManualStep(torch.optim.Adam(classifier.parameters()))
+    step = ManualStep(torch.optim.Adam(classifier.parameters()))
     with pytest.raises(ValueError, match="batch has no labels"):
         classifier.training_step(Batch(torch.rand(4, 1, 28, 28)), step)
     with pytest.raises(ValueError, match="batch has no labels"):
@@ -93,7 +68,7 @@ def test_training_step_needs_labels():
 def test_training_step_lowers_the_cross_entropy_of_a_batch():
     torch.manual_seed(0)
     classifier = DigitClassifier()
-    step = _ManualStep(torch.optim.Adam(classifier.parameters(), lr=1e-3))
+    step = ManualStep(torch.optim.Adam(classifier.parameters(), lr=1e-3))
     batch = Batch(torch.rand(16, 1, 28, 28), torch.arange(16) % 10)
     first = classifier.training_step(batch, step)
     assert set(first) == {"loss", "accuracy"}

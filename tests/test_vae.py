@@ -1,10 +1,10 @@
 """The VAE objective: config checks, reparameterisation, the ELBO's terms, KL schedules,
 conditioning, overfitting a batch and training through the Trainer."""
-import contextlib
 import math
 
 import pytest
 import torch
+from conftest import ManualStep
 
 from gentut.data.loader import Batch, InMemoryLoader
 from gentut.losses import bernoulli_nll, gaussian_kl_standard_normal
@@ -12,35 +12,7 @@ from gentut.models import VAE, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder,
 from gentut.trainer import Trainer
 
 
-class _ManualStep:
-    """The smallest stand-in for gentut.trainer.TrainStep: one optimizer, CPU, full precision."""
-
-    def __init__(self, optimizer=None):
-        self.device = torch.device("cpu")
-        self.optimizer = optimizer
-        self.global_step = 0
-        self.losses = []
-
-    def autocast(self):
-        return contextlib.nullcontext()
-
-    def update(self, loss, name="model"):
-        assert name == "model"
-        self.losses.append(loss)
-        if self.optimizer is not None:
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-        self.global_step += 1
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models train faster on one thread (see tests/test_autoencoder.py)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _binary_images(n=16, size=8, seed=0):
@@ -207,7 +179,7 @@ def test_kl_weight_warms_up_linearly_to_beta():
 
 
 def _loss_at(model, x, global_step=0):
-    step = _ManualStep()
+    step = ManualStep()
     step.global_step = global_step
     torch.manual_seed(0)
     logs = model.training_step(Batch(x), step)
@@ -249,7 +221,7 @@ def test_conditional_vae_requires_labels_and_uses_them():
     with pytest.raises(ValueError, match=r"conditional \(num_classes=3\) and needs labels"):
         model.encode(x)
     with pytest.raises(ValueError, match="batch has no labels"):
-        model.training_step(Batch(x), _ManualStep())
+        model.training_step(Batch(x), ManualStep())
     with pytest.raises(ValueError, match=r"integer tensor of shape \(4,\)"):
         model.encode(x, torch.zeros(4))
     with pytest.raises(ValueError, match="unconditional"):
@@ -259,7 +231,7 @@ def test_conditional_vae_requires_labels_and_uses_them():
     assert not torch.allclose(model.encode(x, y)[0], model.encode(x, (y + 1) % 3)[0])
     samples = model.sample(3, torch.tensor([0, 1, 2]), generator=torch.Generator().manual_seed(0))
     assert samples.shape == (3, 1, 8, 8)
-    logs = model.training_step(Batch(x, y), _ManualStep())
+    logs = model.training_step(Batch(x, y), ManualStep())
     assert torch.isfinite(logs["loss"])
     assert set(model.evaluation_step(Batch(x, y))) == {"elbo", "reconstruction", "kl"}
 
@@ -267,7 +239,7 @@ def test_conditional_vae_requires_labels_and_uses_them():
 def test_unconditional_vae_ignores_labels_in_the_batch():
     model = _small_vae()
     x, y = _binary_images(4), torch.tensor([0, 1, 2, 3])
-    assert torch.isfinite(model.training_step(Batch(x, y), _ManualStep())["loss"])
+    assert torch.isfinite(model.training_step(Batch(x, y), ManualStep())["loss"])
 
 
 # --- learning ------------------------------------------------------------------------------------
@@ -277,7 +249,7 @@ def test_vae_overfits_a_fixed_batch():
     torch.manual_seed(0)
     model = _small_vae(latent_dim=4, hidden=(128,))
     x = _binary_images(16)
-    step = _ManualStep(torch.optim.Adam(model.parameters(), lr=3e-3))
+    step = ManualStep(torch.optim.Adam(model.parameters(), lr=3e-3))
     initial = model.evaluation_step(Batch(x))["elbo"].item()
     for _ in range(300):
         logs = model.training_step(Batch(x), step)

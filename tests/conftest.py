@@ -1,0 +1,39 @@
+"""Helpers shared by the tests: a stand-in for the trainer's step, and one torch thread."""
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+import torch
+
+
+class ManualStep:
+    """The smallest stand-in for gentut.trainer.TrainStep: one optimizer, CPU, full precision."""
+
+    def __init__(self, optimizer=None):
+        self.device = torch.device("cpu")
+        self.optimizer = optimizer
+        self.global_step = 0
+        self.losses = []
+
+    def autocast(self):
+        return contextlib.nullcontext()
+
+    def update(self, loss, name="model"):
+        assert name == "model"
+        self.losses.append(loss)
+        if self.optimizer is not None:
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+        self.global_step += 1
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models train faster on one thread: thread start-up costs more than the arithmetic,
+    and on a busy 2-core machine two threads wait on each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
