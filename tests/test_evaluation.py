@@ -24,13 +24,7 @@ from gentut.evaluation import (
 from gentut.models.classifier import DigitClassifier
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small convolutions run faster on one thread, and far faster on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _with_moments(mean, variances, n=400, seed=0):

@@ -57,13 +57,7 @@ class _GANStep:
         self.snapshots.append((name, before, self._params()))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models train faster on one thread (see tests/test_autoencoder.py)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _gan_2d(config=None, **overrides):

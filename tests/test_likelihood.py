@@ -13,12 +13,7 @@ from gentut.models import VAE, MLPDecoder, MLPEncoder, VAEConfig
 DATA_DIM, LATENT_DIM, NOISE_STD = 6, 2, 0.5
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _linear_gaussian(num_images=200, seed=0):
