@@ -197,6 +197,8 @@ __all__ += [
     "generator_loss_non_saturating",
     "wasserstein_critic_loss",
     "wasserstein_generator_loss",
+    "hinge_discriminator_loss",
+    "hinge_generator_loss",
     "gradient_penalty",
 ]
 
@@ -278,6 +280,28 @@ def wasserstein_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
 def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
     """The WGAN generator's loss (Arjovsky et al. 2017, Algorithm 1): loss_G = -E_z[ C(G(z)) ]."""
     fake_scores = _check_logits("wasserstein_generator_loss", "fake_scores", fake_scores)
+    return -fake_scores.mean()
+
+
+def hinge_discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """The hinge loss of the discriminator (Lim & Ye 2017; Miyato et al. 2018, Eq. 16):
+
+        loss_D = E_x[ max(0, 1 - D(x)) ] + E_z[ max(0, 1 + D(G(z))) ]
+
+    with D(x) an unbounded score. A real example scored above 1 or a fake one below -1 costs
+    nothing, so D stops pushing on examples it already separates by a margin and spends its
+    capacity on the ones near the boundary (a support vector machine's loss). Its optimum
+    minimises a total-variation-like divergence rather than the Jensen-Shannon one.
+    """
+    real_logits = _check_logits("hinge_discriminator_loss", "real_logits", real_logits)
+    fake_logits = _check_logits("hinge_discriminator_loss", "fake_logits", fake_logits)
+    return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+
+def hinge_generator_loss(fake_scores: Tensor) -> Tensor:
+    """The generator's loss paired with the hinge discriminator (Miyato et al. 2018, Eq. 17):
+    loss_G = -E_z[ D(G(z)) ], the same form as the Wasserstein generator's loss."""
+    fake_scores = _check_logits("hinge_generator_loss", "fake_scores", fake_scores)
     return -fake_scores.mean()
 
 

@@ -250,7 +250,9 @@ def test_non_saturating_loss_has_a_much_larger_gradient_when_fakes_are_rejected(
 
 @pytest.mark.parametrize(
     "loss, expected",
-    [("minimax", lambda l: generator_loss_minimax(l)), ("non_saturating", lambda l: generator_loss_non_saturating(l))],
+    [("minimax", lambda l: generator_loss_minimax(l)),
+     ("non_saturating", lambda l: generator_loss_non_saturating(l)),
+     ("hinge", lambda l: -l.mean())],
 )
 def test_generator_loss_dispatches_on_config(loss, expected):
     model = _gan_2d(loss=loss)
@@ -293,6 +295,21 @@ def test_wgan_gp_runs_through_the_trainer_and_logs_the_penalty():
         assert name in history, name
         assert all(math.isfinite(v) for v in history.series(name)[1])
     assert history.last("gradient_penalty") >= 0
+
+
+def test_hinge_discriminator_loss_dispatches_on_config_and_reports_raw_scores():
+    torch.manual_seed(0)
+    model = _gan_2d(GANConfig(latent_dim=4, loss="hinge"))
+    real, fake = torch.randn(8, 2), model.sample(8)
+    expected = (1 - model.discriminate(real)).clamp_min(0).mean() + (1 + model.discriminate(fake)).clamp_min(0).mean()
+    assert model.discriminator_loss(real, fake).item() == pytest.approx(expected.item(), rel=1e-6)
+    with torch.no_grad():
+        scores_before = model.discriminate(real).mean().item()
+    trainer = Trainer(model, _optimizers(model, lr=1e-4), device="cpu", progress=False, log_every=1)
+    history = trainer.fit(InMemoryLoader(real, batch_size=8, shuffle=False), steps=1)
+    # scores, not probabilities: d_real is the mean raw score D saw before its update, unsquashed
+    assert history.last("d_real") == pytest.approx(scores_before, abs=1e-5)
+    assert all(math.isfinite(history.last(name)) for name in ("d_loss", "g_loss"))
 
 
 def test_spectral_norm_variant_runs_through_the_trainer():

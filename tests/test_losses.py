@@ -191,6 +191,20 @@ def test_wasserstein_losses_are_differences_of_mean_scores():
     assert wasserstein_generator_loss(fake).item() == pytest.approx(-1.0)
 
 
+def test_hinge_losses_cost_nothing_beyond_the_margin_and_are_linear_inside_it():
+    from gentut.losses import hinge_discriminator_loss, hinge_generator_loss
+
+    # real scores 2 (beyond the margin: 0), 0.5 (0.5) and -1 (2); fake scores -3 (0) and 0 (1)
+    real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([[-3.0], [0.0]])
+    assert hinge_discriminator_loss(real, fake).item() == pytest.approx((0 + 0.5 + 2) / 3 + (0 + 1) / 2)
+    # confidently separated examples give D no gradient at all: only those inside the margin move it
+    real = torch.tensor([2.0, 0.5], requires_grad=True)
+    fake = torch.tensor([-3.0, 0.0], requires_grad=True)
+    hinge_discriminator_loss(real, fake).backward()
+    assert real.grad.tolist() == [0.0, -0.5] and fake.grad.tolist() == [0.0, 0.5]
+    assert hinge_generator_loss(torch.tensor([1.0, -3.0])).item() == pytest.approx(1.0)
+
+
 def test_gan_losses_reject_logits_that_are_not_one_per_example():
     from gentut.losses import discriminator_loss, generator_loss_non_saturating
 

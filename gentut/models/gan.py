@@ -15,6 +15,9 @@ are available (`GANConfig.loss`):
   rejects the fakes confidently, the gradient vanishes.
 * ``"non_saturating"`` (default): G minimises -E log D(G(z)) (Goodfellow et al. 2014, Section 3),
   same fixed point, strong gradients early on.
+* ``"hinge"``: the hinge loss (Lim & Ye 2017; Miyato et al. 2018): D minimises
+  E max(0, 1 - D(x)) + E max(0, 1 + D(G(z))) on unbounded scores, G minimises -E D(G(z)).
+  The loss used with spectral normalisation in SN-GAN and most large GANs since.
 * ``"wasserstein_gp"``: WGAN-GP (Gulrajani et al. 2017). D becomes a critic with unbounded scores
   trained on E C(G(z)) - E C(x) + lambda * gradient penalty, an estimate of the Wasserstein-1
   distance (Arjovsky, Chintala & Bottou 2017); G minimises -E C(G(z)). The paper uses lambda =
@@ -46,6 +49,8 @@ from gentut.losses import (
     generator_loss_minimax,
     generator_loss_non_saturating,
     gradient_penalty,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
@@ -55,8 +60,8 @@ if TYPE_CHECKING:  # the trainer imports models, never the other way at run time
 
 __all__ = ["GANConfig", "GAN", "with_spectral_norm", "optimal_discriminator", "jensen_shannon"]
 
-Loss = Literal["minimax", "non_saturating", "wasserstein_gp"]
-LOSSES = ("minimax", "non_saturating", "wasserstein_gp")
+Loss = Literal["minimax", "non_saturating", "hinge", "wasserstein_gp"]
+LOSSES = ("minimax", "non_saturating", "hinge", "wasserstein_gp")
 
 
 def _is_int(value: object) -> bool:
@@ -73,7 +78,7 @@ class GANConfig:
 
     Attributes:
         latent_dim: size of the noise z fed to the generator.
-        loss: ``"minimax"``, ``"non_saturating"`` (default) or ``"wasserstein_gp"``.
+        loss: ``"minimax"``, ``"non_saturating"`` (default), ``"hinge"`` or ``"wasserstein_gp"``.
         gradient_penalty: lambda, the weight of WGAN-GP's gradient penalty (10 in Gulrajani et
             al. 2017). Used only with ``loss="wasserstein_gp"``.
         discriminator_steps: discriminator (critic) updates per generator update; 1 for the
@@ -238,6 +243,8 @@ class GAN(nn.Module):
     ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """The discriminator's loss, its logits of real and fake, and the gradient penalty."""
         real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)  # (B/m,) each
+        if self.config.loss == "hinge":
+            return hinge_discriminator_loss(real_logits, fake_logits), real_logits, fake_logits, None
         if self.config.loss != "wasserstein_gp":
             return discriminator_loss(real_logits, fake_logits), real_logits, fake_logits, None
         loss = wasserstein_critic_loss(real_logits, fake_logits)
@@ -249,7 +256,7 @@ class GAN(nn.Module):
 
     def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         """The discriminator's (critic's) loss on a real and a fake batch, per ``config.loss``:
-        -[E log D(x) + E log(1 - D(G(z)))], or for WGAN-GP E C(G(z)) - E C(x) + lambda * penalty."""
+        -[E log D(x) + E log(1 - D(G(z)))], for hinge E max(0, 1 - D(x)) + E max(0, 1 + D(G(z))), or for WGAN-GP E C(G(z)) - E C(x) + lambda * penalty."""
         return self._discriminator_terms(real, fake)[0]
 
     def generator_loss(self, fake: Tensor) -> Tensor:
@@ -259,6 +266,8 @@ class GAN(nn.Module):
             return generator_loss_minimax(fake_logits)
         if self.config.loss == "non_saturating":
             return generator_loss_non_saturating(fake_logits)
+        if self.config.loss == "hinge":
+            return hinge_generator_loss(fake_logits)
         return wasserstein_generator_loss(fake_logits)
 
     def _noise(self, n: int, device: torch.device) -> Tensor:
@@ -289,7 +298,7 @@ class GAN(nn.Module):
             if penalty is not None:
                 logs["gradient_penalty"] = penalty.detach()
             step.update(d_loss, "discriminator")  # D learns here
-        if config.loss == "wasserstein_gp":  # critic scores are reported as they are
+        if config.loss in ("wasserstein_gp", "hinge"):  # unbounded scores are reported as they are
             d_real, d_fake = real_logits.detach().mean(), fake_logits.detach().mean()
         else:  # mean D(x): the probability the discriminator gives "real"
             d_real = torch.sigmoid(real_logits.detach()).mean()
