@@ -151,3 +151,54 @@ def test_mlp_rejects_bad_arguments(build, message):
 
     with pytest.raises(ValueError, match=message):
         build(MLP)
+
+
+# --- MLPEncoder dropout --------------------------------------------------------------------------
+
+
+def test_mlp_encoder_has_no_dropout_by_default_and_keeps_its_layers():
+    encoder = MLPEncoder(1, activation="leaky_relu")
+    assert encoder.dropout == 0.0
+    assert not any(isinstance(m, torch.nn.Dropout) for m in encoder.modules())
+    # the same layers, so the same state_dict keys as before the option existed
+    assert list(encoder.state_dict()) == [
+        "net.1.weight", "net.1.bias", "net.3.weight", "net.3.bias", "net.5.weight", "net.5.bias",
+    ]
+    assert list(MLPEncoder(1, dropout=0.3).state_dict()) == [
+        "net.1.weight", "net.1.bias", "net.4.weight", "net.4.bias", "net.7.weight", "net.7.bias",
+    ]
+
+
+@pytest.mark.parametrize("norm", ["none", "batch"])
+def test_mlp_encoder_dropout_follows_each_hidden_activation(norm):
+    encoder = MLPEncoder(1, hidden=(64, 32, 16), activation="leaky_relu", norm=norm, dropout=0.3)
+    layers = list(encoder.net)
+    dropouts = [i for i, m in enumerate(layers) if isinstance(m, torch.nn.Dropout)]
+    assert len(dropouts) == 3
+    for i in dropouts:
+        assert isinstance(layers[i - 1], torch.nn.LeakyReLU)
+        assert layers[i].p == 0.3
+    assert isinstance(layers[-1], torch.nn.Linear)  # no dropout on the output
+    assert encoder(torch.rand(5, 1, 28, 28)).shape == (5, 1)
+
+
+def test_mlp_encoder_dropout_is_random_in_train_mode_and_off_in_eval_mode():
+    torch.manual_seed(0)
+    encoder = MLPEncoder(4, dropout=0.5)
+    x = torch.rand(8, 1, 28, 28)
+    encoder.train()
+    assert not torch.allclose(encoder(x), encoder(x))
+    encoder.eval()
+    assert torch.equal(encoder(x), encoder(x))
+    # eval mode with dropout equals the same weights without dropout
+    plain = MLPEncoder(4).eval()
+    plain.net[1].load_state_dict(encoder.net[1].state_dict())
+    plain.net[3].load_state_dict(encoder.net[4].state_dict())
+    plain.net[5].load_state_dict(encoder.net[7].state_dict())
+    assert torch.allclose(plain(x), encoder(x))
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5, float("nan"), True, "0.3", None])
+def test_mlp_encoder_rejects_bad_dropout(bad):
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\)"):
+        MLPEncoder(1, dropout=bad)

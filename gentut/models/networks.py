@@ -68,6 +68,17 @@ def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     return value  # type: ignore[return-value]
 
 
+def _check_probability(name: str, value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0 <= value < 1
+    ):
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
 def _check_input(module: str, x: object, expected: tuple[int, ...]) -> None:
     """Raise a readable error unless `x` is a tensor of shape (B, *expected)."""
     if not isinstance(x, Tensor):
@@ -96,6 +107,9 @@ class MLPEncoder(nn.Module):
         hidden: widths of the hidden layers, input side first.
         activation: ``"relu"`` or ``"leaky_relu"`` (slope 0.2) after each hidden layer.
         norm: ``"none"`` or ``"batch"`` (BatchNorm1d before each hidden activation).
+        dropout: probability of `nn.Dropout` after each hidden activation (Srivastava et al.
+            2014); 0 (default) adds no dropout layers. A common regulariser for an MLP GAN
+            discriminator (0.3), active in ``train()`` mode only.
     """
 
     def __init__(
@@ -106,6 +120,7 @@ class MLPEncoder(nn.Module):
         hidden: Sequence[int] = (512, 256),
         activation: Activation = "relu",
         norm: Norm = "none",
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.out_dim = _check_positive_int("out_dim", out_dim)
@@ -113,6 +128,7 @@ class MLPEncoder(nn.Module):
         self.hidden = _check_hidden("hidden", hidden)
         _check_choice("activation", activation, ("relu", "leaky_relu"))
         _check_choice("norm", norm, ("none", "batch"))
+        self.dropout = _check_probability("dropout", dropout)
 
         layers: list[nn.Module] = [nn.Flatten()]  # (B, C, H, W) -> (B, C*H*W)
         width = math.prod(self.image_shape)
@@ -122,6 +138,8 @@ class MLPEncoder(nn.Module):
             if norm == "batch":
                 layers.append(nn.BatchNorm1d(size))
             layers.append(_activation(activation))
+            if self.dropout > 0:  # none at 0: same layers (and state_dict keys) as before
+                layers.append(nn.Dropout(self.dropout))
             width = size
         layers.append(nn.Linear(width, self.out_dim))  # (B, out_dim), no activation
         self.net = nn.Sequential(*layers)
