@@ -500,3 +500,56 @@ def test_fit_checks_a_plain_tensor_like_the_built_in_data():
         trainer.fit(torch.rand(8, 1, 4, 4) * 255, epochs=1)
     with pytest.raises((TypeError, ValueError), match="uint8|float"):
         trainer.fit(torch.zeros(8, 1, 4, 4, dtype=torch.uint8), epochs=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# LinearDecay
+# ---------------------------------------------------------------------------------------------
+def test_linear_decay_lowers_the_rate_linearly_to_the_final_fraction_and_holds_it():
+    from gentut.hooks import LinearDecay
+
+    seen = []
+    x, y = regression_data(16)
+    trainer = make_trainer(lr=0.1, hooks=[LinearDecay(8, final=0.2),
+                                          every_n_steps(1, lambda t: seen.append(t.optimizers["model"].param_groups[0]["lr"]))])
+    trainer.fit(InMemoryLoader(x, y, batch_size=4), steps=12)
+    # after step s the rate is 0.1 * (1 - 0.8 * s / 8), down to 0.02 at step 8, then flat
+    expected = [0.1 * (1 - 0.8 * min(s, 8) / 8) for s in range(1, 13)]
+    assert seen == pytest.approx(expected)
+
+
+def test_linear_decay_resumes_on_the_same_schedule(tmp_path):
+    from gentut.hooks import LinearDecay
+
+    x, y = regression_data(20)
+    loader = InMemoryLoader(x, y, batch_size=5, seed=1)
+    torch.manual_seed(0)
+    straight = LinearRegression()
+    make_trainer(straight, lr=0.1, hooks=[LinearDecay(12, final=0.1)]).fit(loader, steps=12)
+
+    torch.manual_seed(0)
+    interrupted = LinearRegression()
+    path = tmp_path / "run.pt"
+    trainer = make_trainer(interrupted, lr=0.1, checkpoint_path=path, checkpoint_every=5,
+                           hooks=[LinearDecay(12, final=0.1), crash_at(6)])
+    with pytest.raises(Crash):
+        trainer.fit(loader, steps=12)
+    resumed = LinearRegression()
+    # the new optimizer starts at lr 0.1 again: the schedule must come from the checkpoint's
+    # initial_lr and the step, not from this optimizer's current rate
+    resumed_trainer = make_trainer(resumed, lr=0.1, hooks=[LinearDecay(12, final=0.1)])
+    resumed_trainer.load_checkpoint(path)
+    resumed_trainer.fit(loader, steps=12)
+    for p, q in zip(straight.parameters(), resumed.parameters()):
+        assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(total_steps=0), "total_steps must be a positive int, got 0"),
+    (dict(total_steps=10, final=1.5), r"final must be a fraction in \[0, 1\] of the initial rate, got 1.5"),
+])
+def test_linear_decay_rejects_bad_settings(kwargs, message):
+    from gentut.hooks import LinearDecay
+
+    with pytest.raises(ValueError, match=message):
+        LinearDecay(**kwargs)

@@ -1,0 +1,229 @@
+"""The 2-D GAN laboratory: GAN variants trained and scored on the toy mixtures, over seeds.
+
+A `LabVariant` names one way to train the same two small MLPs: the loss, packing, spectral
+normalisation, discriminator steps and the optimiser. `train_variant` trains it through the
+book's `Trainer` (so through `GAN.training_step`), `score` measures the samples with the
+modes-covered / high-quality metric of `gentut.data.toy2d`, and `compare` does both for several
+variants and seeds and `format_comparison` prints the table. The GAN chapter and
+``bench/gan_toy_lab.py`` use these functions, so the book and the benchmark train the same models.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Iterable, NamedTuple, Sequence
+
+import torch
+
+from gentut.data.loader import InMemoryLoader
+from gentut.data.toy2d import ModeCoverage, ToyData, mode_counts, mode_coverage
+from gentut.hooks import Hook, LinearDecay
+from gentut.models.gan import LOSSES, GAN, GANConfig, with_spectral_norm
+from gentut.models.networks import MLP
+from gentut.trainer import Trainer
+
+__all__ = [
+    "LabVariant",
+    "LabResult",
+    "ModeTrace",
+    "build_gan",
+    "train_variant",
+    "score",
+    "compare",
+    "format_comparison",
+]
+
+LATENT_DIM = 16
+HIDDEN = (128, 128)
+N_EVAL = 2500  # samples scored, as in VEEGAN and PacGAN
+
+
+def _positive_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+@dataclass(frozen=True)
+class LabVariant:
+    """One way to train the lab's GAN.
+
+    Attributes:
+        name: the row label in tables.
+        loss, packing, discriminator_steps: as in `GANConfig`.
+        spectral_norm: normalise every layer of the discriminator (`with_spectral_norm`).
+        lr_generator, lr_discriminator, betas: Adam's settings for each player.
+        decay_to: if set, both learning rates fall linearly to this fraction of their start
+            value over the run (`gentut.hooks.LinearDecay`); None keeps them constant.
+    """
+
+    name: str
+    loss: str = "non_saturating"
+    packing: int = 1
+    spectral_norm: bool = False
+    discriminator_steps: int = 1
+    lr_generator: float = 1e-3
+    lr_discriminator: float = 1e-3
+    betas: tuple[float, float] = (0.5, 0.999)
+    decay_to: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        for name in ("lr_generator", "lr_discriminator"):
+            if not _positive_number(getattr(self, name)):
+                raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
+        if (
+            not isinstance(self.betas, tuple)
+            or len(self.betas) != 2
+            or not all(isinstance(b, float) and 0 <= b < 1 for b in self.betas)
+        ):
+            raise ValueError(f"betas must be a tuple of two floats in [0, 1), got {self.betas!r}")
+        if self.decay_to is not None and not (_positive_number(self.decay_to) and self.decay_to <= 1):
+            raise ValueError(f"decay_to must be None or a fraction in (0, 1], got {self.decay_to!r}")
+        # packing and discriminator_steps are checked by GANConfig when the GAN is built
+
+
+class LabResult(NamedTuple):
+    variant: str
+    seed: int
+    modes_covered: int
+    high_quality_share: float
+    seconds: float
+
+
+def build_gan(variant: LabVariant, *, latent_dim: int = LATENT_DIM, hidden: Sequence[int] = HIDDEN) -> GAN:
+    """The lab's generator MLP(latent_dim -> 2) and discriminator MLP(2 * packing -> 1), both
+    with ReLU hidden layers of widths `hidden`, set up as `variant` says."""
+    config = GANConfig(
+        latent_dim=latent_dim,
+        loss=variant.loss,  # type: ignore[arg-type]
+        discriminator_steps=variant.discriminator_steps,
+        packing=variant.packing,
+    )
+    generator = MLP(latent_dim, 2, hidden=hidden)
+    discriminator = MLP(2 * variant.packing, 1, hidden=hidden)  # a pack of m points is one input
+    if variant.spectral_norm:
+        discriminator = with_spectral_norm(discriminator)
+    return GAN(generator, discriminator, config=config)
+
+
+def train_variant(
+    variant: LabVariant,
+    data: ToyData,
+    *,
+    seed: int,
+    steps: int,
+    batch_size: int = 512,
+    hooks: Iterable[Hook] = (),
+    device: str | torch.device = "cpu",
+    latent_dim: int = LATENT_DIM,
+    hidden: Sequence[int] = HIDDEN,
+) -> tuple[GAN, Trainer]:
+    """Build and train `variant` on `data.points` for `steps` generator steps.
+
+    `seed` fixes the initial weights, the noise and the batch order, so a (variant, seed) pair is
+    one reproducible run; the same seeds give every variant the same start where their networks
+    agree. Returns the trained GAN and its trainer (whose history holds the losses).
+    """
+    if not isinstance(data, ToyData) or data.points.ndim != 2 or data.points.shape[1] != 2:
+        raise ValueError("data must be a ToyData of 2-D points, e.g. ring_of_gaussians(n)")
+    torch.manual_seed(seed)
+    gan = build_gan(variant, latent_dim=latent_dim, hidden=hidden)
+    optimizers = {
+        "discriminator": torch.optim.Adam(
+            gan.discriminator.parameters(), lr=variant.lr_discriminator, betas=variant.betas
+        ),
+        "generator": torch.optim.Adam(gan.generator.parameters(), lr=variant.lr_generator, betas=variant.betas),
+    }
+    hooks = list(hooks)
+    if variant.decay_to is not None:
+        hooks.append(LinearDecay(steps, final=variant.decay_to))
+    trainer = Trainer(gan, optimizers, device=device, progress=False, log_every=max(1, steps // 100), hooks=hooks)
+    # drop_last: packing needs every batch divisible by m, and equal batches keep steps comparable
+    loader = InMemoryLoader(data.points, batch_size=batch_size, seed=seed, drop_last=True)
+    trainer.fit(loader, steps=steps)
+    return gan, trainer
+
+
+def score(gan: GAN, data: ToyData, *, n: int = N_EVAL, seed: int = 0) -> ModeCoverage:
+    """(modes covered, high-quality share) of `n` samples with fixed noise (`seed`)."""
+    if data.centres is None or data.std is None:
+        raise ValueError("data must be a mixture with centres and std (ring_of_gaussians or grid_of_gaussians)")
+    device = next(gan.generator.parameters()).device
+    samples = gan.sample(n, generator=torch.Generator(device).manual_seed(seed)).cpu()
+    return mode_coverage(samples, data.centres, data.std)
+
+
+class ModeTrace(Hook):
+    """Every `every` steps, record which mode holds most of `n` samples (fixed noise) and how
+    many modes are covered: ``self.records`` is a list of (step, dominant mode or -1 if no
+    sample is near any mode, modes covered). A generator that hops between modes shows up as a
+    dominant mode that keeps changing."""
+
+    def __init__(self, gan: GAN, data: ToyData, *, every: int = 250, n: int = N_EVAL, seed: int = 1234) -> None:
+        if data.centres is None or data.std is None:
+            raise ValueError("data must be a mixture with centres and std")
+        self.gan, self.data, self.every, self.n, self.seed = gan, data, every, n, seed
+        self.records: list[tuple[int, int, int]] = []
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        if trainer.global_step % self.every:
+            return
+        device = next(self.gan.generator.parameters()).device
+        samples = self.gan.sample(self.n, generator=torch.Generator(device).manual_seed(self.seed)).cpu()
+        counts = mode_counts(samples, self.data.centres, self.data.std)
+        dominant = int(counts.argmax()) if counts.sum() > 0 else -1
+        self.records.append((trainer.global_step, dominant, int((counts > 0).sum())))
+
+    @property
+    def hops(self) -> int:
+        """How often the dominant mode changed between consecutive records."""
+        modes = [mode for _, mode, _ in self.records]
+        return sum(a != b for a, b in zip(modes, modes[1:]))
+
+
+def compare(
+    variants: Sequence[LabVariant],
+    data: ToyData,
+    *,
+    seeds: Sequence[int],
+    steps: int,
+    batch_size: int = 512,
+    device: str | torch.device = "cpu",
+) -> list[LabResult]:
+    """Train every variant on every seed and score it; one `LabResult` per run."""
+    results = []
+    for variant in variants:
+        for seed in seeds:
+            start = time.perf_counter()
+            gan, _ = train_variant(variant, data, seed=seed, steps=steps, batch_size=batch_size, device=device)
+            seconds = time.perf_counter() - start
+            covered, share = score(gan, data, seed=10_000 + seed)
+            results.append(LabResult(variant.name, seed, covered, share, seconds))
+    return results
+
+
+def _mean_spread(values: list[float], fmt: str) -> str:
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{format(statistics.mean(values), fmt)} ± {format(spread, fmt)}"
+
+
+def format_comparison(results: Sequence[LabResult], modes: int) -> str:
+    """A table, one row per variant: modes covered per seed, mean ± standard deviation over
+    seeds of the modes covered and of the high-quality share, and seconds per run."""
+    if not results:
+        raise ValueError("results is empty: nothing to tabulate")
+    names = list(dict.fromkeys(r.variant for r in results))
+    width = max(len("variant"), *(len(n) for n in names))
+    lines = [f"{'variant':<{width}}  {'modes per seed':<16}{f'modes (of {modes})':>15}{'high quality':>16}{'s/run':>7}"]
+    for name in names:
+        rows = [r for r in results if r.variant == name]
+        covered = [r.modes_covered for r in rows]
+        shares = [100 * r.high_quality_share for r in rows]
+        seconds = statistics.mean(r.seconds for r in rows)
+        lines.append(
+            f"{name:<{width}}  {' '.join(map(str, covered)):<16}{_mean_spread(covered, '.1f'):>15}"
+            f"{_mean_spread(shares, '.0f') + ' %':>16}{seconds:>7.1f}"
+        )
+    return "\n".join(lines)
