@@ -10,8 +10,10 @@ variants and seeds and `format_comparison` prints the table. The GAN chapter and
 from __future__ import annotations
 
 import math
+import multiprocessing
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable, NamedTuple, Sequence
 
@@ -33,6 +35,7 @@ __all__ = [
     "score",
     "compare",
     "format_comparison",
+    "book_variants",
 ]
 
 LATENT_DIM = 16
@@ -84,12 +87,30 @@ class LabVariant:
         # packing and discriminator_steps are checked by GANConfig when the GAN is built
 
 
+def book_variants() -> list[LabVariant]:
+    """The variants the GAN chapter compares, all trained for the same number of
+    discriminator updates (see `compare`)."""
+    # Both players at Adam 1e-3, decayed to 1% by the end: fast enough to find the modes in a
+    # few thousand steps, slow enough at the end to put samples within 3 std of them.
+    balanced = dict(lr_generator=1e-3, lr_discriminator=1e-3, decay_to=0.01)
+    return [
+        LabVariant("GAN", **balanced),
+        LabVariant("GAN + packing (m = 2)", packing=2, **balanced),  # Lin et al. 2018
+        LabVariant("GAN + spectral norm", spectral_norm=True, **balanced),  # Miyato et al. 2018
+        # Gulrajani et al. 2017's settings: lambda 10, 5 critic updates per generator update,
+        # Adam 1e-4 with betas (0, 0.9), constant
+        LabVariant("WGAN-GP", loss="wasserstein_gp", discriminator_steps=5,
+                   lr_generator=1e-4, lr_discriminator=1e-4, betas=(0.0, 0.9)),
+    ]
+
+
 class LabResult(NamedTuple):
     variant: str
     seed: int
     modes_covered: int
     high_quality_share: float
     seconds: float
+    samples: torch.Tensor | None = None  # the N_EVAL scored samples (N_EVAL, 2), on the CPU
 
 
 def build_gan(variant: LabVariant, *, latent_dim: int = LATENT_DIM, hidden: Sequence[int] = HIDDEN) -> GAN:
@@ -150,28 +171,32 @@ def score(gan: GAN, data: ToyData, *, n: int = N_EVAL, seed: int = 0) -> ModeCov
     """(modes covered, high-quality share) of `n` samples with fixed noise (`seed`)."""
     if data.centres is None or data.std is None:
         raise ValueError("data must be a mixture with centres and std (ring_of_gaussians or grid_of_gaussians)")
+    return mode_coverage(_samples(gan, n, seed=seed), data.centres, data.std)
+
+
+def _samples(gan: GAN, n: int, *, seed: int) -> torch.Tensor:
     device = next(gan.generator.parameters()).device
-    samples = gan.sample(n, generator=torch.Generator(device).manual_seed(seed)).cpu()
-    return mode_coverage(samples, data.centres, data.std)
+    return gan.sample(n, generator=torch.Generator(device).manual_seed(seed)).cpu()
 
 
 class ModeTrace(Hook):
-    """Every `every` steps, record which mode holds most of `n` samples (fixed noise) and how
-    many modes are covered: ``self.records`` is a list of (step, dominant mode or -1 if no
-    sample is near any mode, modes covered). A generator that hops between modes shows up as a
-    dominant mode that keeps changing."""
+    """Every `every` steps, record which mode holds most of `n` samples of the trainer's GAN
+    (fixed noise) and how many modes are covered: ``self.records`` is a list of (step, dominant
+    mode or -1 if no sample is near any mode, modes covered). A generator that hops between
+    modes shows up as a dominant mode that keeps changing."""
 
-    def __init__(self, gan: GAN, data: ToyData, *, every: int = 250, n: int = N_EVAL, seed: int = 1234) -> None:
+    def __init__(self, data: ToyData, *, every: int = 250, n: int = N_EVAL, seed: int = 1234) -> None:
         if data.centres is None or data.std is None:
             raise ValueError("data must be a mixture with centres and std")
-        self.gan, self.data, self.every, self.n, self.seed = gan, data, every, n, seed
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive int, got {every!r}")
+        self.data, self.every, self.n, self.seed = data, every, n, seed
         self.records: list[tuple[int, int, int]] = []
 
     def on_step_end(self, trainer: Trainer) -> None:
         if trainer.global_step % self.every:
             return
-        device = next(self.gan.generator.parameters()).device
-        samples = self.gan.sample(self.n, generator=torch.Generator(device).manual_seed(self.seed)).cpu()
+        samples = _samples(trainer.model, self.n, seed=self.seed)
         counts = mode_counts(samples, self.data.centres, self.data.std)
         dominant = int(counts.argmax()) if counts.sum() > 0 else -1
         self.records.append((trainer.global_step, dominant, int((counts > 0).sum())))
@@ -183,6 +208,20 @@ class ModeTrace(Hook):
         return sum(a != b for a, b in zip(modes, modes[1:]))
 
 
+def _run_one(
+    variant: LabVariant, data: ToyData, seed: int, steps: int, batch_size: int, device: str, threads: int | None
+) -> LabResult:
+    """One (variant, seed) run of `compare`: train, then score N_EVAL samples with fixed noise."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    start = time.perf_counter()
+    gan, _ = train_variant(variant, data, seed=seed, steps=steps, batch_size=batch_size, device=device)
+    seconds = time.perf_counter() - start
+    samples = _samples(gan, N_EVAL, seed=10_000 + seed)
+    covered, share = mode_coverage(samples, data.centres, data.std)
+    return LabResult(variant.name, seed, covered, share, seconds, samples)
+
+
 def compare(
     variants: Sequence[LabVariant],
     data: ToyData,
@@ -191,17 +230,36 @@ def compare(
     steps: int,
     batch_size: int = 512,
     device: str | torch.device = "cpu",
+    processes: int = 1,
 ) -> list[LabResult]:
-    """Train every variant on every seed and score it; one `LabResult` per run."""
-    results = []
-    for variant in variants:
-        for seed in seeds:
-            start = time.perf_counter()
-            gan, _ = train_variant(variant, data, seed=seed, steps=steps, batch_size=batch_size, device=device)
-            seconds = time.perf_counter() - start
-            covered, share = score(gan, data, seed=10_000 + seed)
-            results.append(LabResult(variant.name, seed, covered, share, seconds))
-    return results
+    """Train every variant on every seed and score it; one `LabResult` per run, in the order
+    of `variants`, then `seeds`.
+
+    `steps` counts discriminator updates: a variant with ``discriminator_steps = k`` gets
+    ``steps // k`` generator steps, so every variant sees the same number of real batches and
+    its discriminator the same number of updates (WGAN-GP's 5 critic steps would otherwise cost
+    five times as much).
+
+    `processes` > 1 runs that many trainings at once in separate processes, each on one CPU
+    thread: the lab's MLPs are too small for several threads to speed up one run, so on a
+    machine with several cores parallel runs are the way to use them. Every run is seeded on
+    its own, so the results are the same as with ``processes=1``. Use 1 on a GPU.
+    """
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError(f"processes must be a positive int, got {processes!r}")
+    jobs = [
+        (variant, data, seed, max(1, steps // variant.discriminator_steps), batch_size, str(device))
+        for variant in variants
+        for seed in seeds
+    ]
+    if processes == 1:
+        return [_run_one(*job, None) for job in jobs]
+    # "spawn" works the same on Linux, macOS and Windows and inside Jupyter; the worker function
+    # lives in this module, so a fresh interpreter can import it.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        futures = [pool.submit(_run_one, *job, 1) for job in jobs]
+        return [future.result() for future in futures]
 
 
 def _mean_spread(values: list[float], fmt: str) -> str:

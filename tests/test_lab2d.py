@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from gentut.data.toy2d import ring_of_gaussians
-from gentut.lab2d import LabResult, LabVariant, ModeTrace, build_gan, compare, format_comparison, score, train_variant
+from gentut.lab2d import (
+    LabResult, LabVariant, ModeTrace, book_variants, build_gan, compare, format_comparison, score, train_variant,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -68,10 +70,11 @@ def test_score_and_trace_see_a_collapsed_generator_on_one_mode():
     gan = build_gan(LabVariant("plain"), latent_dim=2, hidden=(8,))
     gan.generator = _Constant([2.0, 0.0])  # mode 0 of the ring, exactly
     assert score(gan, data) == (1, 1.0)
-    trace = ModeTrace(gan, data, every=2)
+    trace = ModeTrace(data, every=2)
 
-    class _Step:
+    class _Step:  # the two attributes of a Trainer the hook reads
         global_step = 0
+        model = gan
 
     for step in range(1, 5):
         _Step.global_step = step
@@ -86,6 +89,7 @@ def test_compare_and_format_report_every_variant_and_seed():
     results = compare([LabVariant("a"), LabVariant("b", packing=2)], data, seeds=[0, 1], steps=3, batch_size=32)
     assert [(r.variant, r.seed) for r in results] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
     assert all(0 <= r.modes_covered <= 8 and 0 <= r.high_quality_share <= 1 for r in results)
+    assert all(r.samples.shape == (2500, 2) for r in results)
     table = format_comparison(
         [LabResult("x", 0, 8, 0.5, 1.0), LabResult("x", 1, 6, 0.7, 3.0)], modes=8
     ).splitlines()
@@ -94,3 +98,37 @@ def test_compare_and_format_report_every_variant_and_seed():
     assert "7.0 ± 1.4" in table[1] and "60 ± 14 %" in table[1] and table[1].endswith("2.0")
     with pytest.raises(ValueError, match="results is empty"):
         format_comparison([], modes=8)
+
+
+def test_compare_gives_every_variant_the_same_discriminator_updates(monkeypatch):
+    import gentut.lab2d as lab
+
+    seen = []
+    real_train = lab.train_variant
+
+    def spy(variant, data, *, steps, **kwargs):
+        seen.append((variant.name, steps))
+        return real_train(variant, data, steps=steps, **kwargs)
+
+    monkeypatch.setattr(lab, "train_variant", spy)
+    data = ring_of_gaussians(256, seed=0)
+    lab.compare([LabVariant("gan"), LabVariant("wgan", loss="wasserstein_gp", discriminator_steps=5)],
+                data, seeds=[0], steps=10, batch_size=32)
+    assert seen == [("gan", 10), ("wgan", 2)]
+
+
+def test_book_variants_are_the_chapters_four_and_valid():
+    names = [v.name for v in book_variants()]
+    assert names == ["GAN", "GAN + packing (m = 2)", "GAN + spectral norm", "WGAN-GP"]
+
+
+def test_compare_in_two_processes_gives_the_same_results_as_in_one():
+    data = ring_of_gaussians(256, seed=0)
+    variants = [LabVariant("a"), LabVariant("b", packing=2)]
+    one = compare(variants, data, seeds=[0, 1], steps=4, batch_size=32)
+    two = compare(variants, data, seeds=[0, 1], steps=4, batch_size=32, processes=2)
+    assert [(r.variant, r.seed, r.modes_covered) for r in one] == [(r.variant, r.seed, r.modes_covered) for r in two]
+    for a, b in zip(one, two):
+        assert torch.equal(a.samples, b.samples)
+    with pytest.raises(ValueError, match="processes must be a positive int, got 0"):
+        compare(variants, data, seeds=[0], steps=1, processes=0)
