@@ -19,7 +19,7 @@ from gentut.data.toy2d import grid_of_gaussians, ring_of_gaussians
 from gentut.lab2d import LabVariant, book_variants, compare, format_comparison
 
 # The chapter's settings (book/gan/gan.ipynb, cpu profile)
-STEPS = {"ring": 6_000, "grid": 10_000}  # discriminator updates
+STEPS = {"ring": 6_000, "grid": 20_000}  # discriminator updates
 BATCH_SIZE = 512
 FAST_DISCRIMINATOR = LabVariant("GAN, fast discriminator", lr_generator=1e-4, lr_discriminator=1e-3)
 
