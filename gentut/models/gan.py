@@ -8,7 +8,7 @@ A generator G maps noise z ~ N(0, I) to samples; a discriminator D maps a sample
 For a fixed G the best discriminator is D*(x) = p_data(x) / (p_data(x) + p_model(x))
 (`optimal_discriminator`), and then V(D*, G) = -log 4 + 2 JSD(p_data || p_model)
 (`jensen_shannon`): the game minimises a Jensen-Shannon divergence, with its minimum -log 4 at
-p_model = p_data. Training alternates a gradient step on D and one on G. Three generator losses
+p_model = p_data. Training alternates a gradient step on D and one on G. Four objectives
 are available (`GANConfig.loss`):
 
 * ``"minimax"``: G minimises E log(1 - D(G(z))), the game as written. It saturates: when D
