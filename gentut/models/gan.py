@@ -256,7 +256,8 @@ class GAN(nn.Module):
 
     def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         """The discriminator's (critic's) loss on a real and a fake batch, per ``config.loss``:
-        -[E log D(x) + E log(1 - D(G(z)))], for hinge E max(0, 1 - D(x)) + E max(0, 1 + D(G(z))), or for WGAN-GP E C(G(z)) - E C(x) + lambda * penalty."""
+        -[E log D(x) + E log(1 - D(G(z)))]; for hinge E max(0, 1 - D(x)) + E max(0, 1 + D(G(z)));
+        for WGAN-GP E C(G(z)) - E C(x) + lambda * penalty."""
         return self._discriminator_terms(real, fake)[0]
 
     def generator_loss(self, fake: Tensor) -> Tensor:
