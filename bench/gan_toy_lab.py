@@ -16,12 +16,10 @@ import os
 import time
 
 from gentut.data.toy2d import grid_of_gaussians, ring_of_gaussians
-from gentut.lab2d import LabVariant, book_variants, compare, format_comparison
+from gentut.lab2d import FAST_DISCRIMINATOR, LAB_BATCH, LAB_STEPS, book_variants, compare, format_comparison
 
-# The chapter's settings (book/gan/gan.ipynb, cpu profile)
-STEPS = {"ring": 6_000, "grid": 20_000}  # discriminator updates
-BATCH_SIZE = 512
-FAST_DISCRIMINATOR = LabVariant("GAN, fast discriminator", lr_generator=1e-4, lr_discriminator=1e-3)
+# The chapter's settings (book/gan/gan.ipynb, cpu profile), defined once in gentut.lab2d
+STEPS, BATCH_SIZE = LAB_STEPS, LAB_BATCH
 
 
 def main() -> None:

@@ -2,14 +2,16 @@
 
 The model says what one step is: its ``training_step(batch, step)`` computes the losses and calls
 ``step.update(loss, name)`` for each of its optimizers, in the paper's order, so a reader can point
-at the line where each network learns. The trainer supplies the rest: the device, mixed precision,
-the progress bar, the loss history, evaluation, hooks and checkpoints. This split is PyTorch
-Lightning's "manual optimization"; the size of the loop follows minGPT's ``trainer.py``.
+at the line where each network learns (or ``step.update({name: loss, ...})`` for several losses
+from one shared forward pass; `gentut.step` routes each gradient to its own network). The trainer
+supplies the rest: the device, mixed precision, the progress bar, the loss history, evaluation,
+hooks and checkpoints. This split is PyTorch Lightning's "manual optimization"; the size of the
+loop follows minGPT's ``trainer.py``.
 
 The contract a trainable model follows::
 
     class MyModel(nn.Module):
-        def training_step(self, batch: Batch, step: TrainStep) -> dict[str, Tensor]:
+        def training_step(self, batch: Batch, step: Step) -> dict[str, Tensor]:
             with step.autocast():
                 loss = ...
             step.update(loss)                     # or step.update(d_loss, "discriminator"); ...
@@ -36,14 +38,16 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from gentut import checkpoint
+from gentut import checkpoint, spec
 from gentut.data.images import ImageData
-from gentut.data.loader import Batch
+from gentut.data.loader import Batch, InMemoryLoader
 from gentut.device import Precision, autocast, pick_device, pick_precision
 from gentut.history import History
 from gentut.hooks import Hook
+from gentut.step import Step, TrainStep, check_optimizers, named_optimizers
+from gentut.validation import is_int, is_number
 
-__all__ = ["Trainer", "TrainStep", "TrainerSettings", "NonFiniteLossError"]
+__all__ = ["Trainer", "TrainStep", "Step", "TrainerSettings", "NonFiniteLossError"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -61,7 +65,7 @@ class TrainerSettings:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.grad_clip is not None and not (_is_number(self.grad_clip) and self.grad_clip > 0):
+        if self.grad_clip is not None and not (is_number(self.grad_clip) and self.grad_clip > 0):
             raise ValueError(f"grad_clip must be a positive number or None, got {self.grad_clip!r}")
         if not _is_positive_int(self.log_every):
             raise ValueError(f"log_every must be a positive int, got {self.log_every!r}")
@@ -74,46 +78,6 @@ class TrainerSettings:
                 raise ValueError("checkpoint_every was given without checkpoint_path; pass both")
         if not isinstance(self.progress, bool):
             raise TypeError(f"progress must be a bool, got {type(self.progress).__name__}")
-
-
-class TrainStep:
-    """What a model's ``training_step`` receives: the device, autocast and ``update``."""
-
-    def __init__(self, trainer: "Trainer") -> None:
-        self._trainer = trainer
-        self.device: torch.device = trainer.device
-        self.updates: list[str] = []  # optimizer names passed to update() in this step, in call order
-
-    @property
-    def global_step(self) -> int:
-        """Steps finished before this one."""
-        return self._trainer.global_step
-
-    def autocast(self) -> AbstractContextManager:
-        """Mixed precision as the trainer was set up (a no-op at full precision)."""
-        return autocast(self.device, self._trainer.precision)
-
-    def update(self, loss: Tensor, name: str = "model") -> None:
-        """One step of optimizer `name` on `loss`: zero the gradients, backward, clip, step."""
-        trainer = self._trainer
-        if name not in trainer.optimizers:
-            raise KeyError(f"no optimizer named {name!r}; this trainer has {list(trainer.optimizers)}")
-        optimizer, scaler = trainer.optimizers[name], trainer.scalers.get(name)
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is None:
-            loss.backward()
-        else:  # fp16: scale the loss up so small gradients do not underflow to zero
-            scaler.scale(loss).backward()
-        if trainer.settings.grad_clip is not None:
-            if scaler is not None:
-                scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-            nn.utils.clip_grad_norm_(trainer._parameters[name], trainer.settings.grad_clip)
-        if scaler is None:
-            optimizer.step()
-        else:
-            scaler.step(optimizer)  # skipped if the unscaled gradients hold inf/NaN
-            scaler.update()
-        self.updates.append(name)
 
 
 class Trainer:
@@ -163,10 +127,13 @@ class Trainer:
         self.device = pick_device(device)
         self.precision: Precision = pick_precision(self.device, mixed_precision)
         self.model = model.to(self.device)
-        self.optimizers = _named_optimizers(optimizers)
-        self._parameters = {
-            name: _check_parameters_of(model, name, optimizer) for name, optimizer in self.optimizers.items()
-        }
+        self.optimizers = named_optimizers(optimizers)
+        check_optimizers(model, self.optimizers)
+        for optimizer in self.optimizers.values():
+            if optimizer.state:
+                # State created before the model moved stays where it was; reloading casts it
+                # to the parameters' device.
+                optimizer.load_state_dict(optimizer.state_dict())
         self.scalers = (
             {name: torch.amp.GradScaler(self.device.type) for name in self.optimizers}
             if self.precision.use_scaler else {}
@@ -177,7 +144,17 @@ class Trainer:
                 raise TypeError(f"hooks must be gentut.hooks.Hook objects, got {type(hook).__name__}")
         self.history = History()
         self.global_step = 0
-        self._step = TrainStep(self)
+        # How the model was built, so that gentut.spec.load_model rebuilds it from a checkpoint;
+        # a model of the reader's own classes has none, and the checkpoint says why.
+        try:
+            self.spec: dict[str, Any] | None = spec.model_spec(self.model, self.optimizers)
+            self._spec_missing = None
+        except spec.SpecError as error:
+            self.spec, self._spec_missing = None, str(error)
+        self._step = TrainStep(
+            self.optimizers, device=self.device, precision=self.precision,
+            grad_clip=self.settings.grad_clip, scalers=self.scalers,
+        )
         # losses since the last log, kept on the device: name -> (step numbers, scalar tensors)
         self._pending: dict[str, tuple[list[int], list[Tensor]]] = {}
         self._last_log_step = 0
@@ -209,7 +186,7 @@ class Trainer:
         ``len()`` and ``epoch(epoch, start)``). Your own data trains in the same call: pass a
         tensor of images (N, C, H, W) in [0, 1] or an `ImageData` instead of a loader (and for
         `eval_loader`), and it is checked like the built-in data sets and batched in shuffled
-        batches of `batch_size`. With `eval_loader`, the model is evaluated every `eval_every`
+        batches of `batch_size`; any other tensor (2-D points, say) is batched as it is. With `eval_loader`, the model is evaluated every `eval_every`
         steps, or at the end of each epoch if `eval_every` is None.
         """
         loader = _as_loader(loader, batch_size, shuffle=True)
@@ -254,7 +231,7 @@ class Trainer:
         return self.history
 
     def _train_step(self, batch: Batch) -> None:
-        self._step.updates = []
+        self._step.begin(self.global_step)
         logs = self.model.training_step(batch, self._step)
         if not isinstance(logs, dict):
             raise TypeError(
@@ -364,6 +341,8 @@ class Trainer:
         """Everything needed to continue training exactly: weights, optimizers, step, history, RNG."""
         per_epoch = self._steps_per_epoch
         return {
+            "spec": self.spec,
+            "spec_missing": self._spec_missing,
             "model": self.model.state_dict(),
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "scalers": {name: scaler.state_dict() for name, scaler in self.scalers.items()},
@@ -461,46 +440,15 @@ class Trainer:
 
 
 def _as_loader(data: Any, batch_size: int, *, shuffle: bool) -> Any:
-    """Loaders pass through; a tensor of images or an `ImageData` is checked and batched."""
-    if isinstance(data, Tensor):
+    """Loaders pass through; images (a 4-D tensor or an `ImageData`) are checked like the
+    built-in data sets and batched; any other tensor (2-D points, vectors) is batched as it is."""
+    if isinstance(data, Tensor) and data.ndim == 4:
         data = ImageData.from_tensor(data)
     if isinstance(data, ImageData):
         return data.loader(batch_size, shuffle=shuffle)
+    if isinstance(data, Tensor):
+        return InMemoryLoader(data, batch_size=batch_size, shuffle=shuffle)
     return data
-
-
-def _named_optimizers(
-    optimizers: torch.optim.Optimizer | Mapping[str, torch.optim.Optimizer],
-) -> dict[str, torch.optim.Optimizer]:
-    if isinstance(optimizers, torch.optim.Optimizer):
-        return {"model": optimizers}
-    if not isinstance(optimizers, Mapping) or not optimizers:
-        raise TypeError(
-            f"optimizers must be a torch.optim.Optimizer or a non-empty dict name -> Optimizer, "
-            f"got {type(optimizers).__name__}"
-        )
-    for name, optimizer in optimizers.items():
-        if not isinstance(name, str) or not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(
-                f"optimizers must map str names to Optimizers, got {name!r}: {type(optimizer).__name__}"
-            )
-    return dict(optimizers)
-
-
-def _check_parameters_of(model: nn.Module, name: str, optimizer: torch.optim.Optimizer) -> list[nn.Parameter]:
-    """The optimizer's parameters, checked to be the model's own (after the move to the device)."""
-    own = {id(p) for p in model.parameters()}
-    parameters = [p for group in optimizer.param_groups for p in group["params"]]
-    for p in parameters:
-        if id(p) not in own:
-            raise ValueError(
-                f"optimizer {name!r} holds a parameter of shape {tuple(p.shape)} that is not one of the "
-                f"model's; build it from model.parameters() (or a sub-module's) of this model"
-            )
-    if optimizer.state:
-        # State created before the model moved stays where it was; reloading casts it to the params' device.
-        optimizer.load_state_dict(optimizer.state_dict())
-    return parameters
 
 
 def _first_non_finite(name: str, steps: list[int], values: list[Tensor]) -> str:
@@ -542,8 +490,4 @@ def _due(step: int, every: int | None) -> bool:
 
 
 def _is_positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return is_int(value) and value > 0

@@ -20,17 +20,16 @@ The networks are passed in (`gentut.models.networks`); this file holds only the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from gentut.data.loader import Batch
+from gentut.step import Step
 from gentut.losses import bernoulli_nll, gaussian_nll
+from gentut.models.networks import apply_output
 from gentut.metrics import per_example
-
-if TYPE_CHECKING:  # the trainer imports models, never the other way at run time
-    from gentut.trainer import TrainStep
 
 __all__ = ["AutoencoderConfig", "Autoencoder", "anomaly_scores"]
 
@@ -87,7 +86,9 @@ class Autoencoder(nn.Module):
 
     Args:
         encoder: maps images (B, C, H, W) to codes (B, latent_dim).
-        decoder: maps codes (B, latent_dim) to pixel logits (B, C, H, W).
+        decoder: maps codes (B, latent_dim) to images (B, C, H, W) in [0, 1]: its ``logits(z)``
+            are pixel logits and its ``output`` activation must be ``"sigmoid"`` (the default of
+            the book's decoders).
         config: likelihood and corruption; default a plain Bernoulli autoencoder.
     """
 
@@ -107,9 +108,19 @@ class Autoencoder(nn.Module):
                 f"the encoder outputs {out_dim} numbers but the decoder expects codes of size "
                 f"{latent_dim}; build both with the same latent_dim"
             )
+        output = getattr(decoder, "output", "sigmoid")
+        if output != "sigmoid":
+            raise ValueError(
+                f"an autoencoder of images in [0, 1] needs a decoder with output='sigmoid' (pixel "
+                f"means are sigmoid(logits)), got output={output!r}"
+            )
         self.encoder = encoder
         self.decoder = decoder
         self.config = config
+
+    def decoder_logits(self, z: Tensor) -> Tensor:
+        """Pixel logits of codes `z`: (B, latent_dim) -> (B, C, H, W)."""
+        return self.decoder.logits(z) if hasattr(self.decoder, "logits") else self.decoder(z)
 
     def encode(self, x: Tensor) -> Tensor:
         """Codes of images `x`: (B, C, H, W) -> (B, latent_dim)."""
@@ -117,7 +128,7 @@ class Autoencoder(nn.Module):
 
     def decode(self, z: Tensor) -> Tensor:
         """Pixel means in [0, 1] of codes `z`: (B, latent_dim) -> (B, C, H, W)."""
-        return torch.sigmoid(self.decoder(z))
+        return apply_output("sigmoid", self.decoder_logits(z))
 
     def forward(self, x: Tensor) -> Tensor:
         """Reconstructions in [0, 1] of images `x` (no corruption, even for a denoising model)."""
@@ -142,12 +153,12 @@ class Autoencoder(nn.Module):
         The reconstruction is made from `inputs` (a corrupted `x` when training a denoising
         autoencoder); by default from `x` itself.
         """
-        logits = self.decoder(self.encoder(x if inputs is None else inputs))  # (B, C, H, W)
+        logits = self.decoder_logits(self.encoder(x if inputs is None else inputs))  # (B, C, H, W)
         if self.config.likelihood == "bernoulli":
             return bernoulli_nll(logits, x, reduction="none")
         return gaussian_nll(torch.sigmoid(logits), x, sigma=1.0, reduction="none")
 
-    def training_step(self, batch: Batch, step: "TrainStep") -> dict[str, Tensor]:
+    def training_step(self, batch: Batch, step: Step) -> dict[str, Tensor]:
         x = batch.x  # (B, C, H, W) in [0, 1]
         with step.autocast():
             # Corrupted input, clean target: for corruption="none" `corrupt` returns x.

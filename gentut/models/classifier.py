@@ -21,7 +21,7 @@ features never depend on the rest of its batch.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -29,10 +29,10 @@ from torch import Tensor, nn
 
 from gentut.data.loader import Batch
 from gentut.metrics import per_example
-from gentut.models.networks import ConvEncoder, _check_image_shape, _check_input, _check_positive_int
-
-if TYPE_CHECKING:  # the trainer imports models, never the other way at run time
-    from gentut.trainer import TrainStep
+from gentut.models.networks import ConvEncoder
+from gentut.step import Step
+from gentut import validation
+from gentut.validation import batch_shape, positive_int
 
 __all__ = ["DigitClassifier"]
 
@@ -57,14 +57,14 @@ class DigitClassifier(nn.Module):
         feature_dim: int = 128,
     ) -> None:
         super().__init__()
-        self.num_classes = _check_positive_int("num_classes", num_classes)
+        self.num_classes = positive_int("num_classes", num_classes)
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}")
-        self.image_shape = _check_image_shape("image_shape", image_shape)
+        self.image_shape = validation.image_shape("image_shape", image_shape)
         in_channels, height, width = self.image_shape
         if height != width:
             raise ValueError(f"image_shape must be square (channels, size, size), got {self.image_shape}")
-        self.feature_dim = _check_positive_int("feature_dim", feature_dim)
+        self.feature_dim = positive_int("feature_dim", feature_dim)
         self.encoder = ConvEncoder(
             self.feature_dim, in_channels=in_channels, base_channels=base_channels, image_size=height
         )  # (B, feature_dim); checks base_channels and the size
@@ -72,7 +72,7 @@ class DigitClassifier(nn.Module):
 
     def features(self, x: Tensor) -> Tensor:
         """Penultimate activations (B, feature_dim) of images (B, C, H, W) in [0, 1]."""
-        _check_input(type(self).__name__, x, self.image_shape)
+        batch_shape(type(self).__name__, x, self.image_shape)
         # After a ReLU, like Inception's pool features (averages of ReLU outputs).
         return F.relu(self.encoder(x))  # (B, feature_dim)
 
@@ -88,7 +88,7 @@ class DigitClassifier(nn.Module):
             )
         return batch.y
 
-    def training_step(self, batch: Batch, step: "TrainStep") -> dict[str, Tensor]:
+    def training_step(self, batch: Batch, step: Step) -> dict[str, Tensor]:
         """Cross-entropy of the labels, one update of the optimizer ``"model"``."""
         labels = self._labels(batch)
         with step.autocast():

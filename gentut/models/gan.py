@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -54,22 +54,18 @@ from gentut.losses import (
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
+from gentut.models.networks import with_spectral_norm
+from gentut.models.sampling import check_count, evaluation_mode, model_device, prior_noise
+from gentut.step import Step
+from gentut.validation import is_int, is_number
 
-if TYPE_CHECKING:  # the trainer imports models, never the other way at run time
-    from gentut.trainer import TrainStep
 
 __all__ = ["GANConfig", "GAN", "with_spectral_norm", "optimal_discriminator", "jensen_shannon"]
+# with_spectral_norm lives with the networks (a change of the network, not of the objective);
+# it is named here too because the GAN chapter introduces it.
 
 Loss = Literal["minimax", "non_saturating", "hinge", "wasserstein_gp"]
 LOSSES = ("minimax", "non_saturating", "hinge", "wasserstein_gp")
-
-
-def _is_int(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int)
-
-
-def _is_number(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -86,9 +82,6 @@ class GANConfig:
         packing: PacGAN's m (Lin et al. 2018): the discriminator judges `packing` samples at
             once, so it must be built for ``packing *`` the features (or channels) of one sample;
             batch sizes must be divisible by it. 1: no packing.
-        output: ``"identity"`` (default): the generator's output is the sample; ``"sigmoid"``:
-            the generator outputs logits and samples are sigmoid(logits), images in [0, 1] like
-            the data the discriminator compares them with.
     """
 
     latent_dim: int
@@ -96,38 +89,36 @@ class GANConfig:
     gradient_penalty: float = 10.0
     discriminator_steps: int = 1
     packing: int = 1
-    output: Literal["identity", "sigmoid"] = "identity"
 
     def __post_init__(self) -> None:
-        if not _is_int(self.latent_dim) or self.latent_dim < 1:
+        if not is_int(self.latent_dim) or self.latent_dim < 1:
             raise ValueError(f"latent_dim must be a positive int, got {self.latent_dim!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        if not (_is_number(self.gradient_penalty) and self.gradient_penalty >= 0):
+        if not (is_number(self.gradient_penalty) and self.gradient_penalty >= 0):
             raise ValueError(
                 f"gradient_penalty must be a non-negative number (lambda; 10 in Gulrajani et "
                 f"al. 2017), got {self.gradient_penalty!r}"
             )
-        if not _is_int(self.discriminator_steps) or self.discriminator_steps < 1:
+        if not is_int(self.discriminator_steps) or self.discriminator_steps < 1:
             raise ValueError(
                 f"discriminator_steps must be a positive int (discriminator updates per "
                 f"generator update), got {self.discriminator_steps!r}"
             )
-        if not _is_int(self.packing) or self.packing < 1:
+        if not is_int(self.packing) or self.packing < 1:
             raise ValueError(
                 f"packing must be a positive int (samples per discriminator input; 1: no "
                 f"packing), got {self.packing!r}"
             )
-        if self.output not in ("identity", "sigmoid"):
-            raise ValueError(f"output must be 'identity' or 'sigmoid', got {self.output!r}")
 
 
 class GAN(nn.Module):
     """A generator and a discriminator trained against each other.
 
     Args:
-        generator: maps noise (B, latent_dim) to samples (B, ...) (images or 2-D points), or to
-            logits of samples with ``config.output="sigmoid"``.
+        generator: maps noise (B, latent_dim) to samples (B, ...) (images or 2-D points) in the
+            data's range: its own output activation (``output="sigmoid"`` on the book's
+            decoders) puts images in [0, 1].
         discriminator: maps packed samples (B / packing, packing * F) or
             (B / packing, packing * C, H, W) to logits (or critic scores) (B / packing, 1) or
             (B / packing,). With packing 1 that is simply (B, ...) -> (B, 1).
@@ -167,37 +158,23 @@ class GAN(nn.Module):
 
     # --- the two players -------------------------------------------------------------------------
 
-    def _device(self) -> torch.device:
-        parameter = next(self.generator.parameters(), None)
-        return parameter.device if parameter is not None else torch.device("cpu")
-
     def generate(self, z: Tensor) -> Tensor:
         """Samples G(z) for noise `z` (B, latent_dim), with gradients (for training)."""
         if not isinstance(z, Tensor) or z.ndim != 2 or z.shape[1] != self.config.latent_dim:
             got = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
             raise ValueError(f"z must have shape (B, {self.config.latent_dim}), got {got}")
-        out = self.generator(z)  # (B, ...)
-        if self.config.output == "sigmoid":
-            out = torch.sigmoid(out)  # logits -> images in [0, 1]
-        return out
+        return self.generator(z)  # (B, ...)
 
-    def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
-        """`n` samples from the model, without gradients, the generator in eval mode.
-
-        Args:
-            n: number of samples.
-            generator: a `torch.Generator` (on the model's device) for reproducible noise.
-        """
-        if not _is_int(n) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
-        z = torch.randn(n, self.config.latent_dim, generator=generator, device=self._device())
-        was_training = self.generator.training
-        self.generator.eval()  # batch norm uses its running statistics, spectral norm is frozen
-        try:
-            with torch.no_grad():
-                return self.generate(z)
-        finally:
-            self.generator.train(was_training)
+    def sample(
+        self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """`n` samples G(z), z ~ N(0, I), under the contract of `gentut.models.sampling`."""
+        check_count(n)
+        if labels is not None:
+            raise ValueError("this GAN is unconditional, but labels were given")
+        z = prior_noise(n, self.config.latent_dim, device=model_device(self), generator=generator)
+        with evaluation_mode(self):  # batch norm uses its running statistics, spectral norm is frozen
+            return self.generate(z)
 
     def _pack(self, x: Tensor) -> Tensor:
         """(B, F) -> (B/m, m*F), or (B, C, H, W) -> (B/m, m*C, H, W), for packing m."""
@@ -274,28 +251,25 @@ class GAN(nn.Module):
     def _noise(self, n: int, device: torch.device) -> Tensor:
         return torch.randn(n, self.config.latent_dim, device=device)  # (B, latent_dim)
 
-    def training_step(self, batch: Batch, step: "TrainStep") -> dict[str, Tensor]:
+    def training_step(self, batch: Batch, step: Step) -> dict[str, Tensor]:
         """``discriminator_steps`` updates of D, then one update of G (Goodfellow et al. 2014,
         Algorithm 1; Gulrajani et al. 2017, Algorithm 1).
 
-        Every discriminator update sees the same real batch with fresh noise. Gulrajani et al.
+        Every discriminator update sees the same real batch with fresh fakes. Gulrajani et al.
         draw a fresh real batch for each critic update; with one batch per trainer step,
         reusing it keeps the batch size (and so the gradient noise) of every update the same,
         and a run still sees all of the data, just `discriminator_steps` times per generator
-        step.
+        step. The generator's update reuses the last fakes, judged by the updated D.
         """
         real = batch.x  # (B, ...)
         config = self.config
         self._pack(real)  # reject a batch size packing cannot divide before any update
-        batch_size = len(real)
         logs: dict[str, Any] = {}
         for _ in range(config.discriminator_steps):
             with step.autocast():
-                # detach(): the discriminator's loss must not backpropagate into G. Without it
-                # d_loss.backward() would also fill G's gradients (and pay for that backward
-                # pass); G's optimizer zeroes them before its own update, but the work is wasted.
-                fake = self.generate(self._noise(batch_size, real.device)).detach()
-                d_loss, real_logits, fake_logits, penalty = self._discriminator_terms(real, fake)
+                fake = self.generate(self._noise(len(real), real.device))  # (B, ...), graph into G
+                # detach(): D's loss must not reach G; the graph of `fake` stays for G's update.
+                d_loss, real_logits, fake_logits, penalty = self._discriminator_terms(real, fake.detach())
             if penalty is not None:
                 logs["gradient_penalty"] = penalty.detach()
             step.update(d_loss, "discriminator")  # D learns here
@@ -306,10 +280,9 @@ class GAN(nn.Module):
             d_fake = torch.sigmoid(fake_logits.detach()).mean()
 
         with step.autocast():
-            # Fresh noise, no detach: G's gradient flows back through D. This backward also
-            # fills D's .grad, but D's optimizer zeroes them (set_to_none) at D's next update,
-            # before its own backward, so they never move D.
-            g_loss = self.generator_loss(self.generate(self._noise(batch_size, real.device)))
+            # The same fakes, not detached, through the updated D: G's gradient flows back
+            # through D. The step differentiates g_loss with respect to G's parameters only.
+            g_loss = self.generator_loss(fake)
         step.update(g_loss, "generator")  # G learns here
         return {
             "d_loss": d_loss.detach(),
@@ -318,33 +291,6 @@ class GAN(nn.Module):
             "d_fake": d_fake,
             **logs,
         }
-
-
-# --- spectral normalisation ----------------------------------------------------------------------
-
-
-def with_spectral_norm(module: nn.Module) -> nn.Module:
-    """Apply spectral normalisation (Miyato et al. 2018) to every Linear and convolution layer.
-
-    Each weight W is replaced by W / sigma(W), its largest singular value estimated by one power
-    iteration per forward pass in training mode (torch's
-    ``nn.utils.parametrizations.spectral_norm``), so each layer, and with 1-Lipschitz
-    activations the whole network, is 1-Lipschitz. Transposed convolutions are normalised
-    along their output-channel axis (torch picks it). Layers already normalised are left
-    alone. Modifies `module` in place and returns it, so it wraps a constructor:
-    ``with_spectral_norm(MLP(2, 1))``.
-    """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
-    layers = [
-        m
-        for m in module.modules()  # collected first: parametrizing adds modules
-        if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))
-        and not nn.utils.parametrize.is_parametrized(m, "weight")
-    ]
-    for layer in layers:
-        nn.utils.parametrizations.spectral_norm(layer)
-    return module
 
 
 # --- the theory, on discrete distributions -------------------------------------------------------

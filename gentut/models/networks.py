@@ -1,19 +1,34 @@
 """Encoder and decoder networks shared by every chapter, apart from any objective.
 
 An encoder maps images (B, C, H, W) to vectors (B, out_dim); a decoder maps latent codes
-(B, latent_dim) to pixel LOGITS (B, C, H, W). The objective that wraps them decides what the
-vectors mean:
+(B, latent_dim) to images (B, C, H, W). The objective that wraps them decides what the vectors
+mean:
 
 * autoencoder (Rumelhart, Hinton & Williams 1986; Hinton & Salakhutdinov 2006): ``out_dim`` is the
   code size;
-* VAE (Kingma & Welling 2014): the encoder has ``out_dim = 2 * latent_dim`` (mean and log-variance);
+* VAE (Kingma & Welling 2013): the encoder has ``out_dim = 2 * latent_dim`` (mean and log-variance);
 * GAN (Goodfellow et al. 2014): the discriminator is an encoder with ``out_dim = 1``, the generator
   is a decoder;
-* DCGAN (Radford, Metz & Chintala 2016): the convolutional pair with ``norm="batch"`` and
-  ``activation="leaky_relu"`` in the discriminator, as in that paper.
+* DCGAN (Radford, Metz & Chintala 2015): the convolutional pair with ``norm="batch"``,
+  ``activation="leaky_relu"`` in the discriminator and ``init="dcgan"``, as in that paper.
 
-Decoders return logits rather than probabilities so that Bernoulli losses can use the numerically
-stable ``binary_cross_entropy_with_logits``; ``torch.sigmoid(logits)`` gives pixel means in [0, 1].
+What the objectives read from a network (written down here because they check it):
+
+* every encoder: ``image_shape`` (C, H, W) of its input and ``out_dim``; ``features(x, block)``
+  returns the activations after hidden block `block` (-1: the last), the tap a VAE-GAN's
+  feature-space reconstruction uses (Larsen et al. 2016);
+* every decoder: ``latent_dim`` of its input, ``image_shape`` of its output and ``output``, its
+  output activation. ``logits(z)`` is the pre-activation output, ``forward(z)`` the output
+  itself: ``"sigmoid"`` (the default for images: pixel means in [0, 1], the book's data range),
+  ``"tanh"`` (images in [-1, 1]) or ``"identity"``. Bernoulli losses use ``logits`` with the
+  numerically stable ``binary_cross_entropy_with_logits``;
+* `MLP` (vectors, the 2-D laboratory): ``in_dim``, ``out_dim`` and ``output``;
+* `LabelConditioned` wraps any of them for a conditional model and adds ``num_classes``.
+
+Every network records the options it was built with in ``options`` (plain values), from which
+`gentut.spec` rebuilds it. Two options are shared by all: ``init="dcgan"`` draws weights from
+N(0, 0.02) (Radford et al. 2015, Section 4) instead of PyTorch's default, and
+``spectral_norm=True`` normalises every layer by its largest singular value (Miyato et al. 2018).
 
 Normalisation is off by default (``norm="none"``). Batch norm makes one example's output depend on
 the rest of its batch and behave differently in ``train()`` and ``eval()`` mode; for an
@@ -24,69 +39,40 @@ DCGAN's generator and discriminator do rely on it, so ``norm="batch"`` is one ke
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from typing import Any, Literal, Sequence
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder"]
+from gentut.validation import batch_shape, choice, image_shape, int_tuple, positive_int, probability
+
+__all__ = [
+    "MLPEncoder",
+    "MLPDecoder",
+    "ConvEncoder",
+    "ConvDecoder",
+    "MLP",
+    "LabelConditioned",
+    "with_spectral_norm",
+    "dcgan_init_",
+    "OUTPUTS",
+]
 
 Activation = Literal["relu", "leaky_relu"]
 Norm = Literal["none", "batch"]
+Output = Literal["identity", "sigmoid", "tanh"]
+Init = Literal["default", "dcgan"]
+ACTIVATIONS = ("relu", "leaky_relu")
+NORMS = ("none", "batch")
+OUTPUTS = ("identity", "sigmoid", "tanh")
+INITS = ("default", "dcgan")
 
-# LeakyReLU slope 0.2, as in DCGAN (Radford et al. 2016, Section 3).
+# LeakyReLU slope 0.2, as in DCGAN (Radford et al. 2015, Section 4).
 LEAKY_RELU_SLOPE = 0.2
-
-
-# --- argument checks ---------------------------------------------------------------------------
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
-def _check_image_shape(name: str, value: object) -> tuple[int, int, int]:
-    if not isinstance(value, (tuple, list)) or len(value) != 3:
-        raise ValueError(f"{name} must be a (channels, height, width) tuple, got {value!r}")
-    for part, size in zip(("channels", "height", "width"), value):
-        _check_positive_int(f"{name} {part}", size)
-    return tuple(value)  # type: ignore[return-value]
-
-
-def _check_hidden(name: str, value: object) -> tuple[int, ...]:
-    if not isinstance(value, (tuple, list)):
-        raise ValueError(f"{name} must be a tuple of positive ints, got {value!r}")
-    for i, width in enumerate(value):
-        _check_positive_int(f"{name}[{i}]", width)
-    return tuple(value)
-
-
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value  # type: ignore[return-value]
-
-
-def _check_probability(name: str, value: object) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or not 0 <= value < 1
-    ):
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
-
-
-def _check_input(module: str, x: object, expected: tuple[int, ...]) -> None:
-    """Raise a readable error unless `x` is a tensor of shape (B, *expected)."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{module} expected a torch.Tensor, got {type(x).__name__}")
-    if x.ndim != len(expected) + 1 or tuple(x.shape[1:]) != expected:
-        want = ", ".join(["B", *map(str, expected)])
-        got = ", ".join(["B", *map(str, x.shape[1:])]) if x.ndim >= 1 else ""
-        raise ValueError(f"{module} expected input of shape ({want}), got ({got})")
+# DCGAN's initialisation: "All weights were initialized from a zero-centered Normal distribution
+# with standard deviation 0.02" (Radford et al. 2015, Section 4).
+DCGAN_INIT_STD = 0.02
 
 
 def _activation(kind: str) -> nn.Module:
@@ -95,10 +81,113 @@ def _activation(kind: str) -> nn.Module:
     return nn.LeakyReLU(LEAKY_RELU_SLOPE)
 
 
+def apply_output(kind: str, logits: Tensor) -> Tensor:
+    """The output activation `kind` of `logits`."""
+    if kind == "sigmoid":
+        return torch.sigmoid(logits)
+    if kind == "tanh":
+        return torch.tanh(logits)
+    return logits
+
+
+def dcgan_init_(module: nn.Module) -> nn.Module:
+    """DCGAN's initialisation, in place: every Linear and (transposed) convolution weight from
+    N(0, 0.02) and its bias 0; batch-norm scales from N(1, 0.02) and shifts 0 (the scale is a
+    multiplier, so it is centred on 1, as in pytorch/examples' ``dcgan``). Returns `module`."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd)):
+            nn.init.normal_(m.weight, 0.0, DCGAN_INIT_STD)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
+            nn.init.normal_(m.weight, 1.0, DCGAN_INIT_STD)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+def with_spectral_norm(module: nn.Module) -> nn.Module:
+    """Apply spectral normalisation (Miyato et al. 2018) to every Linear and convolution layer.
+
+    Each weight W is replaced by W / sigma(W), its largest singular value estimated by one power
+    iteration per forward pass in training mode (torch's
+    ``nn.utils.parametrizations.spectral_norm``), so each layer, and with 1-Lipschitz
+    activations the whole network, is 1-Lipschitz. Transposed convolutions are normalised
+    along their output-channel axis (torch picks it). Layers already normalised are left
+    alone. Modifies `module` in place and returns it, so it wraps a constructor:
+    ``with_spectral_norm(MLP(2, 1))``; the book's networks also take ``spectral_norm=True``.
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
+    layers = [
+        m
+        for m in module.modules()  # collected first: parametrizing adds modules
+        if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))
+        and not nn.utils.parametrize.is_parametrized(m, "weight")
+    ]
+    for layer in layers:
+        nn.utils.parametrizations.spectral_norm(layer)
+    return module
+
+
+class _Network(nn.Module):
+    """What the book's networks share: recorded options, and the init and spectral-norm options."""
+
+    options: dict[str, Any]
+
+    def _finish(self, options: dict[str, Any], init: str, spectral_norm: bool) -> None:
+        choice("init", init, INITS)
+        if not isinstance(spectral_norm, bool):
+            raise TypeError(f"spectral_norm must be a bool, got {type(spectral_norm).__name__}")
+        # Only plain values: the spec stores them and the checkpoint loads with weights_only.
+        self.options = {k: (tuple(v) if isinstance(v, list) else v) for k, v in options.items()}
+        self.options.update(init=init, spectral_norm=spectral_norm)
+        if init == "dcgan":
+            dcgan_init_(self)
+        if spectral_norm:  # after the init: the parametrisation starts from the chosen weights
+            with_spectral_norm(self)
+
+
+class _Encoder(_Network):
+    """An encoder: ``net`` (a Sequential) with the end of each hidden block in ``block_ends``."""
+
+    net: nn.Sequential
+    image_shape: tuple[int, int, int]
+    block_ends: list[int]
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch_shape(type(self).__name__, x, self.image_shape)
+        return self.net(x)  # (B, out_dim)
+
+    def features(self, x: Tensor, block: int = -1) -> Tensor:
+        """Activations after hidden block `block` (0 is the first, -1 the last): the layer a
+        discriminator's feature-matching or VAE-GAN reconstruction loss reads."""
+        batch_shape(type(self).__name__, x, self.image_shape)
+        blocks = len(self.block_ends)
+        if not isinstance(block, int) or isinstance(block, bool) or not -blocks <= block < blocks:
+            raise ValueError(f"block must be an int in [-{blocks}, {blocks}), got {block!r}")
+        return self.net[: self.block_ends[block]](x)
+
+
+class _Decoder(_Network):
+    """A decoder: ``net`` maps codes to logits; ``output`` says what ``forward`` applies."""
+
+    net: nn.Sequential
+    latent_dim: int
+    output: str
+
+    def logits(self, z: Tensor) -> Tensor:
+        """The pre-activation output (pixel logits for a sigmoid decoder): (B, C, H, W)."""
+        batch_shape(type(self).__name__, z, (self.latent_dim,))
+        return self.net(z)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return apply_output(self.output, self.logits(z))  # (B, C, H, W)
+
+
 # --- fully connected -----------------------------------------------------------------------------
 
 
-class MLPEncoder(nn.Module):
+class MLPEncoder(_Encoder):
     """Flatten an image and map it through fully connected layers to ``out_dim`` numbers.
 
     Args:
@@ -110,6 +199,7 @@ class MLPEncoder(nn.Module):
         dropout: probability of `nn.Dropout` after each hidden activation (Srivastava et al.
             2014); 0 (default) adds no dropout layers. A common regulariser for an MLP GAN
             discriminator (0.3), active in ``train()`` mode only.
+        init, spectral_norm: see the module docstring.
     """
 
     def __init__(
@@ -121,17 +211,20 @@ class MLPEncoder(nn.Module):
         activation: Activation = "relu",
         norm: Norm = "none",
         dropout: float = 0.0,
+        init: Init = "default",
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
-        self.out_dim = _check_positive_int("out_dim", out_dim)
-        self.image_shape = _check_image_shape("image_shape", image_shape)
-        self.hidden = _check_hidden("hidden", hidden)
-        _check_choice("activation", activation, ("relu", "leaky_relu"))
-        _check_choice("norm", norm, ("none", "batch"))
-        self.dropout = _check_probability("dropout", dropout)
+        self.out_dim = positive_int("out_dim", out_dim)
+        self.image_shape = image_shape_ = _image_shape(image_shape)
+        self.hidden = _hidden(hidden)
+        choice("activation", activation, ACTIVATIONS)
+        choice("norm", norm, NORMS)
+        self.dropout = probability("dropout", dropout)
 
         layers: list[nn.Module] = [nn.Flatten()]  # (B, C, H, W) -> (B, C*H*W)
-        width = math.prod(self.image_shape)
+        self.block_ends = []
+        width = math.prod(image_shape_)
         for size in self.hidden:
             # A bias just before batch norm would be subtracted away again.
             layers.append(nn.Linear(width, size, bias=norm == "none"))
@@ -140,17 +233,18 @@ class MLPEncoder(nn.Module):
             layers.append(_activation(activation))
             if self.dropout > 0:  # none at 0: same layers (and state_dict keys) as before
                 layers.append(nn.Dropout(self.dropout))
+            self.block_ends.append(len(layers))
             width = size
         layers.append(nn.Linear(width, self.out_dim))  # (B, out_dim), no activation
         self.net = nn.Sequential(*layers)
+        self._finish(
+            dict(out_dim=out_dim, image_shape=image_shape_, hidden=self.hidden, activation=activation,
+                 norm=norm, dropout=self.dropout), init, spectral_norm,
+        )
 
-    def forward(self, x: Tensor) -> Tensor:
-        _check_input(type(self).__name__, x, self.image_shape)
-        return self.net(x)  # (B, out_dim)
 
-
-class MLPDecoder(nn.Module):
-    """Map latent codes through fully connected layers to pixel logits of shape (B, C, H, W).
+class MLPDecoder(_Decoder):
+    """Map latent codes through fully connected layers to images of shape (B, C, H, W).
 
     Args:
         latent_dim: size of the latent code.
@@ -158,6 +252,8 @@ class MLPDecoder(nn.Module):
         image_shape: (channels, height, width) of the output images.
         activation: ``"relu"`` or ``"leaky_relu"`` after each hidden layer.
         norm: ``"none"`` or ``"batch"``.
+        output: ``"sigmoid"`` (default, images in [0, 1]), ``"tanh"`` or ``"identity"``.
+        init, spectral_norm: see the module docstring.
     """
 
     def __init__(
@@ -168,13 +264,17 @@ class MLPDecoder(nn.Module):
         image_shape: Sequence[int] = (1, 28, 28),
         activation: Activation = "relu",
         norm: Norm = "none",
+        output: Output = "sigmoid",
+        init: Init = "default",
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
-        self.latent_dim = _check_positive_int("latent_dim", latent_dim)
-        self.hidden = _check_hidden("hidden", hidden)
-        self.image_shape = _check_image_shape("image_shape", image_shape)
-        _check_choice("activation", activation, ("relu", "leaky_relu"))
-        _check_choice("norm", norm, ("none", "batch"))
+        self.latent_dim = positive_int("latent_dim", latent_dim)
+        self.hidden = _hidden(hidden)
+        self.image_shape = _image_shape(image_shape)
+        choice("activation", activation, ACTIVATIONS)
+        choice("norm", norm, NORMS)
+        self.output = choice("output", output, OUTPUTS)
 
         layers: list[nn.Module] = []
         width = self.latent_dim
@@ -187,29 +287,68 @@ class MLPDecoder(nn.Module):
         layers.append(nn.Linear(width, math.prod(self.image_shape)))  # (B, C*H*W) logits
         layers.append(nn.Unflatten(1, self.image_shape))  # (B, C, H, W)
         self.net = nn.Sequential(*layers)
-
-    def forward(self, z: Tensor) -> Tensor:
-        _check_input(type(self).__name__, z, (self.latent_dim,))
-        return self.net(z)  # (B, C, H, W) logits
+        self._finish(
+            dict(latent_dim=latent_dim, hidden=self.hidden, image_shape=self.image_shape,
+                 activation=activation, norm=norm, output=output), init, spectral_norm,
+        )
 
 
 # --- convolutional -------------------------------------------------------------------------------
 
 
-class ConvEncoder(nn.Module):
-    """Two stride-2 convolutions (28 -> 14 -> 7 for digits), then a linear layer to ``out_dim``.
+def _conv_channels(base_channels: int, depth: int, channels: Sequence[int] | None) -> tuple[int, ...]:
+    """Channels after each stride-2 stage, input side first: given, or doubling from the base."""
+    positive_int("base_channels", base_channels)
+    positive_int("depth", depth)
+    if channels is None:
+        return tuple(base_channels * 2**i for i in range(depth))
+    channels = int_tuple("channels", channels)
+    if len(channels) != depth:
+        raise ValueError(
+            f"channels must give one width per stride-2 stage, depth={depth}, got {len(channels)}: "
+            f"{channels!r}"
+        )
+    return channels
 
-    Stride-2 convolutions rather than pooling let the network learn its own downsampling
-    (Springenberg et al. 2015), as DCGAN's discriminator does.
+
+def _padding(image_size: int, depth: int, pad: bool) -> tuple[int, int]:
+    """Rows (and columns) to add before and after so that `image_size` halves `depth` times."""
+    positive_int("image_size", image_size)
+    step = 2**depth
+    if image_size % step == 0:
+        return 0, 0
+    if not pad:
+        raise ValueError(
+            f"image_size must be divisible by 2**depth = {step} ({depth} stride-2 stages), got "
+            f"{image_size}; choose another depth, or pad=True to zero-pad the image to "
+            f"{math.ceil(image_size / step) * step} (and crop the decoder's output back)"
+        )
+    extra = math.ceil(image_size / step) * step - image_size
+    return extra // 2, extra - extra // 2
+
+
+class ConvEncoder(_Encoder):
+    """Stride-2 convolutions that halve the image `depth` times, then a linear layer to ``out_dim``.
+
+    For 28x28 digits with the default depth 2: 28 -> 14 -> 7. Stride-2 convolutions rather than
+    pooling let the network learn its own downsampling (Springenberg et al. 2015), as DCGAN's
+    discriminator does. Each stage is a 4x4 convolution with stride 2 and padding 1, which halves
+    an even size exactly: (n + 2 - 4) // 2 + 1 = n / 2.
 
     Args:
         out_dim: size of the output.
         in_channels: channels of the input images.
-        base_channels: channels after the first convolution; the second has twice as many.
-        image_size: height and width of the (square) input; must be divisible by 4.
+        base_channels: channels after the first stage; each further stage doubles them.
+        image_size: height and width of the (square) input; a multiple of 2**depth, or any size
+            with ``pad=True``.
+        depth: number of stride-2 stages (2 for 28x28, 3 for 32x32, 4 for 64x64 in DCGAN).
+        channels: the widths of the stages, input side first, instead of doubling from the base.
         activation: ``"relu"`` or ``"leaky_relu"``.
-        norm: ``"none"`` or ``"batch"`` (after the second convolution only: DCGAN leaves the
-            discriminator's first layer unnormalised so it sees the raw pixel statistics).
+        norm: ``"none"`` or ``"batch"``, after every stage but the first: DCGAN leaves the
+            discriminator's input layer unnormalised so that it sees the raw pixel statistics.
+        pad: zero-pad the input to the next multiple of 2**depth (28 -> 32 for depth 3), so that
+            a deeper network takes digits; the decoder's ``pad=True`` crops back.
+        init, spectral_norm: see the module docstring.
     """
 
     def __init__(
@@ -219,56 +358,71 @@ class ConvEncoder(nn.Module):
         in_channels: int = 1,
         base_channels: int = 32,
         image_size: int = 28,
+        depth: int = 2,
+        channels: Sequence[int] | None = None,
         activation: Activation = "relu",
         norm: Norm = "none",
+        pad: bool = False,
+        init: Init = "default",
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
-        self.out_dim = _check_positive_int("out_dim", out_dim)
-        in_channels = _check_positive_int("in_channels", in_channels)
-        self.base_channels = _check_positive_int("base_channels", base_channels)
-        self.image_size = _check_positive_int("image_size", image_size)
-        if image_size % 4 != 0:
-            raise ValueError(
-                f"image_size must be divisible by 4 (two stride-2 convolutions), got {image_size}"
-            )
-        _check_choice("activation", activation, ("relu", "leaky_relu"))
-        _check_choice("norm", norm, ("none", "batch"))
+        self.out_dim = positive_int("out_dim", out_dim)
+        in_channels = positive_int("in_channels", in_channels)
+        self.base_channels = base_channels
+        self.channels = _conv_channels(base_channels, depth, channels)
+        self.image_size = image_size
+        before, after = _padding(image_size, depth, pad)
+        choice("activation", activation, ACTIVATIONS)
+        choice("norm", norm, NORMS)
         self.image_shape = (in_channels, image_size, image_size)
 
-        c, s = self.base_channels, image_size // 4
-        # kernel 4, stride 2, padding 1 halves the size exactly: (n + 2 - 4) // 2 + 1 = n / 2.
-        layers: list[nn.Module] = [
-            nn.Conv2d(in_channels, c, 4, stride=2, padding=1),  # (B, c, S/2, S/2)
-            _activation(activation),
-            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=norm == "none"),  # (B, 2c, S/4, S/4)
-        ]
-        if norm == "batch":
-            layers.append(nn.BatchNorm2d(2 * c))
+        layers: list[nn.Module] = []
+        if before or after:
+            layers.append(nn.ZeroPad2d((before, after, before, after)))  # (B, C, S', S')
+        self.block_ends = []
+        width, size = in_channels, image_size + before + after
+        for i, stage in enumerate(self.channels):
+            normed = norm == "batch" and i > 0
+            # (B, width, s, s) -> (B, stage, s/2, s/2); no bias before batch norm
+            layers.append(nn.Conv2d(width, stage, 4, stride=2, padding=1, bias=not normed))
+            if normed:
+                layers.append(nn.BatchNorm2d(stage))
+            layers.append(_activation(activation))
+            self.block_ends.append(len(layers))
+            width, size = stage, size // 2
         layers += [
-            _activation(activation),
-            nn.Flatten(),  # (B, 2c * S/4 * S/4)
-            nn.Linear(2 * c * s * s, self.out_dim),  # (B, out_dim)
+            nn.Flatten(),  # (B, width * s * s)
+            nn.Linear(width * size * size, self.out_dim),  # (B, out_dim)
         ]
         self.net = nn.Sequential(*layers)
+        self._finish(
+            dict(out_dim=out_dim, in_channels=in_channels, base_channels=base_channels,
+                 image_size=image_size, depth=depth, channels=self.channels, activation=activation,
+                 norm=norm, pad=pad), init, spectral_norm,
+        )
 
-    def forward(self, x: Tensor) -> Tensor:
-        _check_input(type(self).__name__, x, self.image_shape)
-        return self.net(x)  # (B, out_dim)
 
+class ConvDecoder(_Decoder):
+    """A linear layer to a small feature map, then stride-2 transposed convolutions up to the image.
 
-class ConvDecoder(nn.Module):
-    """A linear layer to a 7x7 feature map, then two stride-2 transposed convolutions to 28x28.
-
-    The mirror image of `ConvEncoder`; the output is pixel logits.
+    The mirror image of `ConvEncoder` (for digits: 7 -> 14 -> 28); ``forward`` applies the
+    output activation, ``logits`` gives what comes before it.
 
     Args:
         latent_dim: size of the latent code.
         out_channels: channels of the output images.
-        base_channels: channels before the last transposed convolution; the 7x7 map has twice as
-            many.
-        image_size: height and width of the (square) output; must be divisible by 4.
+        base_channels: channels before the last transposed convolution; each stage further
+            from the output has twice as many.
+        image_size: height and width of the (square) output; a multiple of 2**depth, or any
+            size with ``pad=True`` (the output is cropped from the next multiple).
+        depth: number of stride-2 transposed convolutions.
+        channels: the widths, listed as in the matching `ConvEncoder` (output side first).
         activation: ``"relu"`` or ``"leaky_relu"``.
         norm: ``"none"`` or ``"batch"`` (after every layer but the output, as in DCGAN's generator).
+        output: ``"sigmoid"`` (default, images in [0, 1]), ``"tanh"`` or ``"identity"``.
+        pad: see `ConvEncoder`.
+        init, spectral_norm: see the module docstring.
     """
 
     def __init__(
@@ -278,53 +432,55 @@ class ConvDecoder(nn.Module):
         out_channels: int = 1,
         base_channels: int = 32,
         image_size: int = 28,
+        depth: int = 2,
+        channels: Sequence[int] | None = None,
         activation: Activation = "relu",
         norm: Norm = "none",
+        output: Output = "sigmoid",
+        pad: bool = False,
+        init: Init = "default",
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
-        self.latent_dim = _check_positive_int("latent_dim", latent_dim)
-        out_channels = _check_positive_int("out_channels", out_channels)
-        self.base_channels = _check_positive_int("base_channels", base_channels)
-        self.image_size = _check_positive_int("image_size", image_size)
-        if image_size % 4 != 0:
-            raise ValueError(
-                f"image_size must be divisible by 4 (two stride-2 transposed convolutions), "
-                f"got {image_size}"
-            )
-        _check_choice("activation", activation, ("relu", "leaky_relu"))
-        _check_choice("norm", norm, ("none", "batch"))
+        self.latent_dim = positive_int("latent_dim", latent_dim)
+        out_channels = positive_int("out_channels", out_channels)
+        self.base_channels = base_channels
+        self.channels = _conv_channels(base_channels, depth, channels)
+        self.image_size = image_size
+        before, after = _padding(image_size, depth, pad)
+        choice("activation", activation, ACTIVATIONS)
+        choice("norm", norm, NORMS)
+        self.output = choice("output", output, OUTPUTS)
         self.image_shape = (out_channels, image_size, image_size)
 
-        c, s = self.base_channels, image_size // 4
         batch = norm == "batch"
-        layers: list[nn.Module] = [nn.Linear(self.latent_dim, 2 * c * s * s, bias=not batch)]
+        top, size = self.channels[-1], (image_size + before + after) // 2**depth
+        layers: list[nn.Module] = [nn.Linear(self.latent_dim, top * size * size, bias=not batch)]
         if batch:
-            layers.append(nn.BatchNorm1d(2 * c * s * s))
-        layers += [
-            _activation(activation),
-            nn.Unflatten(1, (2 * c, s, s)),  # (B, 2c, S/4, S/4)
-            # (B, 2c, S/4, S/4) -> (B, c, S/2, S/2)
-            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1, bias=not batch),
-        ]
-        if batch:
-            layers.append(nn.BatchNorm2d(c))
-        layers += [
-            _activation(activation),
-            nn.ConvTranspose2d(c, out_channels, 4, stride=2, padding=1),  # (B, C, S, S) logits
-        ]
+            layers.append(nn.BatchNorm1d(top * size * size))
+        layers += [_activation(activation), nn.Unflatten(1, (top, size, size))]  # (B, top, s, s)
+        widths = list(reversed(self.channels))  # output side last
+        for width, stage in zip(widths[:-1], widths[1:]):
+            # (B, width, s, s) -> (B, stage, 2s, 2s)
+            layers.append(nn.ConvTranspose2d(width, stage, 4, stride=2, padding=1, bias=not batch))
+            if batch:
+                layers.append(nn.BatchNorm2d(stage))
+            layers.append(_activation(activation))
+        layers.append(nn.ConvTranspose2d(widths[-1], out_channels, 4, stride=2, padding=1))  # logits
+        if before or after:
+            layers.append(nn.ZeroPad2d((-before, -after, -before, -after)))  # negative pad: crop
         self.net = nn.Sequential(*layers)
-
-    def forward(self, z: Tensor) -> Tensor:
-        _check_input(type(self).__name__, z, (self.latent_dim,))
-        return self.net(z)  # (B, C, S, S) logits
+        self._finish(
+            dict(latent_dim=latent_dim, out_channels=out_channels, base_channels=base_channels,
+                 image_size=image_size, depth=depth, channels=self.channels, activation=activation,
+                 norm=norm, output=output, pad=pad), init, spectral_norm,
+        )
 
 
 # --- vectors -------------------------------------------------------------------------------------
 
-__all__ += ["MLP"]
 
-
-class MLP(nn.Module):
+class MLP(_Network):
     """Fully connected layers from vectors (B, in_dim) to vectors (B, out_dim).
 
     The generator and discriminator of the 2-D GAN lab: a generator ``MLP(latent_dim, 2)`` maps
@@ -336,7 +492,8 @@ class MLP(nn.Module):
         out_dim: size of the output vectors.
         hidden: widths of the hidden layers, input side first.
         activation: ``"relu"`` or ``"leaky_relu"`` (slope 0.2) after each hidden layer.
-        output_activation: None (default: raw outputs, e.g. logits), ``"sigmoid"`` or ``"tanh"``.
+        output: ``"identity"`` (default: raw outputs, e.g. logits), ``"sigmoid"`` or ``"tanh"``.
+        init, spectral_norm: see the module docstring.
     """
 
     def __init__(
@@ -346,15 +503,16 @@ class MLP(nn.Module):
         *,
         hidden: Sequence[int] = (128, 128),
         activation: Activation = "relu",
-        output_activation: Literal["sigmoid", "tanh"] | None = None,
+        output: Output = "identity",
+        init: Init = "default",
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
-        self.in_dim = _check_positive_int("in_dim", in_dim)
-        self.out_dim = _check_positive_int("out_dim", out_dim)
-        self.hidden = _check_hidden("hidden", hidden)
-        _check_choice("activation", activation, ("relu", "leaky_relu"))
-        if output_activation is not None:
-            _check_choice("output_activation", output_activation, ("sigmoid", "tanh"))
+        self.in_dim = positive_int("in_dim", in_dim)
+        self.out_dim = positive_int("out_dim", out_dim)
+        self.hidden = _hidden(hidden)
+        choice("activation", activation, ACTIVATIONS)
+        self.output = choice("output", output, OUTPUTS)
 
         layers: list[nn.Module] = []
         width = self.in_dim
@@ -362,12 +520,126 @@ class MLP(nn.Module):
             layers += [nn.Linear(width, size), _activation(activation)]
             width = size
         layers.append(nn.Linear(width, self.out_dim))  # (B, out_dim)
-        if output_activation == "sigmoid":
-            layers.append(nn.Sigmoid())
-        elif output_activation == "tanh":
-            layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)
+        self._finish(
+            dict(in_dim=in_dim, out_dim=out_dim, hidden=self.hidden, activation=activation,
+                 output=output), init, spectral_norm,
+        )
+
+    def logits(self, x: Tensor) -> Tensor:
+        batch_shape(type(self).__name__, x, (self.in_dim,))
+        return self.net(x)  # (B, out_dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_input(type(self).__name__, x, (self.in_dim,))
-        return self.net(x)  # (B, out_dim)
+        return apply_output(self.output, self.logits(x))
+
+
+# --- conditioning on a label ---------------------------------------------------------------------
+
+
+class LabelConditioned(nn.Module):
+    """A network that also takes a class label: ``forward(x, y)``, for conditional models.
+
+    The label's one-hot vector is joined to the input (Sohn, Lee & Yan 2015; Mirza & Osindero
+    2014): as `num_classes` constant channels for images, (B, C, H, W) -> (B, C + K, H, W), and
+    concatenated for vectors, (B, L) -> (B, L + K). So build the wrapped network for the wider
+    input: an encoder for C + K channels, a decoder for codes of size L + K. The wrapper reports
+    the sizes its caller sees (``image_shape`` with C channels for an encoder, ``latent_dim`` L
+    for a decoder) and passes ``out_dim``, ``output``, ``logits`` and ``features`` through.
+
+    Args:
+        network: the network to condition (any of this module's).
+        num_classes: K, the number of labels.
+    """
+
+    def __init__(self, network: nn.Module, num_classes: int) -> None:
+        super().__init__()
+        if not isinstance(network, nn.Module):
+            raise TypeError(f"network must be an nn.Module, got {type(network).__name__}")
+        self.num_classes = positive_int("num_classes", num_classes)
+        self.network = network
+        k = self.num_classes
+        if hasattr(network, "latent_dim"):  # a decoder: the label joins the code
+            if network.latent_dim <= k:
+                raise ValueError(
+                    f"a conditioned decoder takes codes of size latent_dim + num_classes, so it must "
+                    f"be built for more than num_classes={k} inputs, got latent_dim={network.latent_dim}"
+                )
+            self.latent_dim = network.latent_dim - k
+            self.image_shape = network.image_shape
+        elif hasattr(network, "image_shape"):  # an encoder: the label joins as channels
+            channels, height, width = network.image_shape
+            if channels <= k:
+                raise ValueError(
+                    f"a conditioned encoder takes images with C + num_classes channels, so it must be "
+                    f"built for more than num_classes={k} channels, got {channels}"
+                )
+            self.image_shape = (channels - k, height, width)
+        elif hasattr(network, "in_dim"):  # a vector network: the label joins the input
+            if network.in_dim <= k:
+                raise ValueError(
+                    f"a conditioned MLP takes inputs of size in_dim + num_classes, so it must be built "
+                    f"for more than num_classes={k} inputs, got in_dim={network.in_dim}"
+                )
+            self.in_dim = network.in_dim - k
+        else:
+            raise TypeError(
+                f"network must be one of gentut's networks (with latent_dim, image_shape or in_dim), "
+                f"got {type(network).__name__}"
+            )
+        for name in ("out_dim", "output"):
+            if hasattr(network, name):
+                setattr(self, name, getattr(network, name))
+
+    def join(self, x: Tensor, y: Tensor) -> Tensor:
+        """The input with its label joined: channels for images, features for vectors."""
+        one_hot = self.one_hot(y, len(x), x.device).to(x.dtype)  # (B, K)
+        if x.ndim == 4:
+            # Label channels: each is constant over the image, 1 for the true class, else 0.
+            return torch.cat([x, one_hot[:, :, None, None].expand(-1, -1, *x.shape[2:])], dim=1)
+        return torch.cat([x, one_hot], dim=1)  # (B, L + K)
+
+    def one_hot(self, y: object, batch_size: int, device: torch.device) -> Tensor:
+        """Labels y (B,) as one-hot vectors (B, num_classes), with a clear error for bad labels."""
+        if y is None:
+            raise ValueError(
+                f"this network is conditioned on labels (num_classes={self.num_classes}) and needs "
+                f"y, one int per example, got None"
+            )
+        if not isinstance(y, Tensor):
+            raise TypeError(f"labels y must be an integer tensor, got {type(y).__name__}")
+        if y.shape != (batch_size,) or y.dtype.is_floating_point or y.dtype == torch.bool:
+            raise ValueError(
+                f"labels y must be an integer tensor of shape ({batch_size},), got "
+                f"{y.dtype} of shape {tuple(y.shape)}"
+            )
+        # F.one_hot rejects labels outside [0, num_classes) (on the CPU, without a device sync).
+        return F.one_hot(y.to(device), self.num_classes)  # (B, num_classes)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.network(self.join(x, y))
+
+    def logits(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.network.logits(self.join(x, y))
+
+    def features(self, x: Tensor, y: Tensor, block: int = -1) -> Tensor:
+        return self.network.features(self.join(x, y), block)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {"num_classes": self.num_classes}
+
+
+# --- argument checks ---------------------------------------------------------------------------
+
+
+def _image_shape(value: object) -> tuple[int, int, int]:
+    return image_shape("image_shape", value)
+
+
+def _hidden(value: object) -> tuple[int, ...]:
+    if not isinstance(value, (tuple, list)):
+        raise ValueError(f"hidden must be a tuple of positive ints, got {value!r}")
+    for i, width in enumerate(value):
+        positive_int(f"hidden[{i}]", width)
+    return tuple(value)

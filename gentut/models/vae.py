@@ -20,29 +20,33 @@ default:
 * free bits (Kingma et al. 2016): each latent dimension's KL (averaged over the batch) counts as at
   least ``free_bits`` nats, so the loss stops pushing dimensions below that to the prior.
 
-A conditional VAE (Sohn, Lee & Yan 2015) conditions both networks on a class label y: here the
-label's one-hot vector is appended to the encoder's image as ``num_classes`` extra constant
-channels, (B, C, H, W) -> (B, C + num_classes, H, W), and concatenated to the code for the
-decoder, (B, latent_dim) -> (B, latent_dim + num_classes). Build the encoder for
-C + num_classes input channels and the decoder for codes of size latent_dim + num_classes.
+A conditional VAE (Sohn, Lee & Yan 2015) conditions both networks on a class label y: wrap
+each in `gentut.models.networks.LabelConditioned`, which appends the label's one-hot vector to
+the encoder's image as ``num_classes`` extra constant channels, (B, C, H, W) ->
+(B, C + num_classes, H, W), and concatenates it to the code for the decoder, (B, latent_dim) ->
+(B, latent_dim + num_classes). So build the encoder for C + num_classes input channels and the
+decoder for codes of size latent_dim + num_classes.
 
-The networks are passed in (`gentut.models.networks`); this file holds only the objective.
+The networks are passed in (`gentut.models.networks`); this file holds only the objective. The
+decoder's own output activation gives the pixel means: ``"sigmoid"`` (the default) keeps them in
+[0, 1] and is required for Bernoulli pixels (their probabilities are sigmoid(logits)); a Gaussian
+decoder with ``output="identity"`` is a linear-Gaussian model.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gentut.data.loader import Batch
+from gentut.step import Step
+from gentut.validation import is_int, is_number
 from gentut.losses import bernoulli_nll, gaussian_kl_standard_normal, gaussian_log_density
-
-if TYPE_CHECKING:  # the trainer imports models, never the other way at run time
-    from gentut.trainer import TrainStep
+from gentut.models.networks import apply_output
+from gentut.models.sampling import check_count, evaluation_mode, model_device, prior_noise
 
 __all__ = ["VAEConfig", "VAE"]
 
@@ -61,14 +65,6 @@ INITIAL_DECODER_STD = 0.1
 LOG_STD_MIN, LOG_STD_MAX = math.log(1e-3), math.log(10.0)
 
 
-def _is_number(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-
-
-def _is_int(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int)
-
-
 @dataclass(frozen=True)
 class VAEConfig:
     """What a VAE models and how its loss weighs the KL term.
@@ -79,8 +75,6 @@ class VAEConfig:
             has one standard deviation shared by all pixels.
         decoder_std: gaussian only: a fixed pixel standard deviation, or None to learn it (one
             global log-std parameter, starting at 0.1; see ``INITIAL_DECODER_STD``).
-        mean_activation: gaussian only: ``"sigmoid"`` keeps pixel means in [0, 1];
-            ``"identity"`` uses the decoder output as the mean (a linear-Gaussian model).
         beta: weight of the KL term (Higgins et al. 2017); 1 gives the ELBO.
         kl_warmup_steps: training steps over which the KL weight rises linearly from 0 to beta
             (Bowman et al. 2016); 0 for no warm-up.
@@ -93,22 +87,17 @@ class VAEConfig:
     latent_dim: int
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
     decoder_std: float | None = None
-    mean_activation: Literal["sigmoid", "identity"] = "sigmoid"
     beta: float = 1.0
     kl_warmup_steps: int = 0
     free_bits: float = 0.0
     num_classes: int = 0
 
     def __post_init__(self) -> None:
-        if not _is_int(self.latent_dim) or self.latent_dim < 1:
+        if not is_int(self.latent_dim) or self.latent_dim < 1:
             raise ValueError(f"latent_dim must be a positive int, got {self.latent_dim!r}")
         if self.likelihood not in ("bernoulli", "gaussian"):
             raise ValueError(
                 f"likelihood must be 'bernoulli' or 'gaussian', got {self.likelihood!r}"
-            )
-        if self.mean_activation not in ("sigmoid", "identity"):
-            raise ValueError(
-                f"mean_activation must be 'sigmoid' or 'identity', got {self.mean_activation!r}"
             )
         if self.likelihood == "bernoulli":
             if self.decoder_std is not None:
@@ -116,30 +105,25 @@ class VAEConfig:
                     f"decoder_std is for likelihood='gaussian' only, got decoder_std="
                     f"{self.decoder_std!r} with likelihood='bernoulli' (Bernoulli pixels have no std)"
                 )
-            if self.mean_activation != "sigmoid":
-                raise ValueError(
-                    f"mean_activation must be 'sigmoid' for likelihood='bernoulli' (pixel "
-                    f"probabilities are sigmoid(logits)), got {self.mean_activation!r}"
-                )
         if self.decoder_std is not None and not (
-            _is_number(self.decoder_std) and self.decoder_std > 0
+            is_number(self.decoder_std) and self.decoder_std > 0
         ):
             raise ValueError(
                 f"decoder_std must be a positive number or None (learned), got {self.decoder_std!r}"
             )
-        if not (_is_number(self.beta) and self.beta >= 0):
+        if not (is_number(self.beta) and self.beta >= 0):
             raise ValueError(f"beta must be a non-negative number, got {self.beta!r}")
-        if not _is_int(self.kl_warmup_steps) or self.kl_warmup_steps < 0:
+        if not is_int(self.kl_warmup_steps) or self.kl_warmup_steps < 0:
             raise ValueError(
                 f"kl_warmup_steps must be a non-negative int (0: no warm-up), "
                 f"got {self.kl_warmup_steps!r}"
             )
-        if not (_is_number(self.free_bits) and self.free_bits >= 0):
+        if not (is_number(self.free_bits) and self.free_bits >= 0):
             raise ValueError(
                 f"free_bits must be a non-negative number of nats per latent dimension, "
                 f"got {self.free_bits!r}"
             )
-        if not _is_int(self.num_classes) or self.num_classes < 0:
+        if not is_int(self.num_classes) or self.num_classes < 0:
             raise ValueError(
                 f"num_classes must be a non-negative int (0: unconditional), got {self.num_classes!r}"
             )
@@ -154,10 +138,11 @@ class VAE(nn.Module):
     """An encoder q(z | x) and a decoder p(x | z) trained on the ELBO.
 
     Args:
-        encoder: maps images (B, C + num_classes, H, W) to (B, 2 * latent_dim): the posterior
-            means, then the log-variances.
-        decoder: maps codes (B, latent_dim + num_classes) to pixel logits (Bernoulli) or
-            pre-activation means (Gaussian), (B, C, H, W).
+        encoder: maps images (B, C, H, W) to (B, 2 * latent_dim): the posterior means, then the
+            log-variances. A `LabelConditioned` encoder (taking (x, y)) for a conditional VAE.
+        decoder: maps codes (B, latent_dim) to images (B, C, H, W); its ``logits(z)`` are pixel
+            logits (Bernoulli) or pre-activation means (Gaussian), and its ``output`` activation
+            makes them means. A `LabelConditioned` decoder for a conditional VAE.
         config: latent size, likelihood and KL weighting.
     """
 
@@ -166,6 +151,14 @@ class VAE(nn.Module):
         if not isinstance(config, VAEConfig):
             raise TypeError(f"config must be a VAEConfig, got {type(config).__name__}")
         latent_dim, num_classes = config.latent_dim, config.num_classes
+        for name, network in (("encoder", encoder), ("decoder", decoder)):
+            conditioned = getattr(network, "num_classes", 0)
+            if conditioned != num_classes:
+                raise ValueError(
+                    f"the {name} is conditioned on {conditioned} classes but config.num_classes is "
+                    f"{num_classes}; a conditional VAE wraps both networks in "
+                    f"LabelConditioned(network, num_classes), an unconditional one neither"
+                )
         # The book's networks record their sizes; catch a mismatch here, not deep in a matmul.
         out_dim = getattr(encoder, "out_dim", None)
         if out_dim is not None and out_dim != 2 * latent_dim:
@@ -174,26 +167,24 @@ class VAE(nn.Module):
                 f"needs 2 * latent_dim = {2 * latent_dim} (a mean and a log-variance per dimension)"
             )
         decoder_in = getattr(decoder, "latent_dim", None)
-        if decoder_in is not None and decoder_in != latent_dim + num_classes:
-            given = (
-                f"latent_dim + num_classes = {latent_dim} + {num_classes} = {latent_dim + num_classes}"
-                if num_classes
-                else f"latent_dim = {latent_dim}"
-            )
+        if decoder_in is not None and decoder_in != latent_dim:
             raise ValueError(
-                f"the decoder expects codes of size {decoder_in} but this VAE gives it {given}; "
-                f"build the decoder with that size"
+                f"the decoder expects codes of size {decoder_in} but this VAE gives it latent_dim = "
+                f"{latent_dim}; build the decoder with that size"
             )
         encoder_shape = getattr(encoder, "image_shape", None)
         decoder_shape = getattr(decoder, "image_shape", None)
-        if encoder_shape is not None and decoder_shape is not None:
-            expected_channels = decoder_shape[0] + num_classes
-            if encoder_shape[0] != expected_channels:
-                raise ValueError(
-                    f"the encoder takes {encoder_shape[0]} input channels but expects "
-                    f"{expected_channels} (the decoder's {decoder_shape[0]} image channels"
-                    f" + num_classes={num_classes} label channels)"
-                )
+        if encoder_shape is not None and decoder_shape is not None and encoder_shape != decoder_shape:
+            raise ValueError(
+                f"the encoder takes images of shape {encoder_shape} but the decoder makes "
+                f"{decoder_shape}; build both for the same images"
+            )
+        self.output = getattr(decoder, "output", "sigmoid")  # the decoder's output activation
+        if config.likelihood == "bernoulli" and self.output != "sigmoid":
+            raise ValueError(
+                f"a Bernoulli VAE needs a decoder with output='sigmoid' (pixel probabilities are "
+                f"sigmoid(logits)), got output={self.output!r}"
+            )
         self.encoder = encoder
         self.decoder = decoder
         self.config = config
@@ -203,43 +194,27 @@ class VAE(nn.Module):
         else:
             self.decoder_log_std = None
 
-    # --- labels (conditional VAE) ----------------------------------------------------------------
+    # --- the model -------------------------------------------------------------------------------
 
-    def _one_hot(self, y: Tensor | None, batch_size: int, device: torch.device) -> Tensor | None:
-        """One-hot labels (B, num_classes), or None for an unconditional model."""
-        num_classes = self.config.num_classes
-        if num_classes == 0:
+    def _condition(self, y: Tensor | None) -> tuple[Tensor, ...]:
+        """The extra arguments of the networks: (y,) for a conditional VAE, () otherwise."""
+        if self.config.num_classes == 0:
             if y is not None:
                 raise ValueError(
                     "this VAE is unconditional (num_classes=0) but labels were given; build it "
-                    "with VAEConfig(num_classes=...) to condition on them"
+                    "with VAEConfig(num_classes=...) and LabelConditioned networks to use them"
                 )
-            return None
+            return ()
         if y is None:
             raise ValueError(
-                f"this VAE is conditional (num_classes={num_classes}) and needs labels y, one "
-                f"int per example, got None"
+                f"this VAE is conditional (num_classes={self.config.num_classes}) and needs labels "
+                f"y, one int per example, got None"
             )
-        if not isinstance(y, Tensor):
-            raise TypeError(f"labels y must be an integer tensor, got {type(y).__name__}")
-        if y.shape != (batch_size,) or y.dtype.is_floating_point or y.dtype == torch.bool:
-            raise ValueError(
-                f"labels y must be an integer tensor of shape ({batch_size},), got "
-                f"{y.dtype} of shape {tuple(y.shape)}"
-            )
-        # F.one_hot rejects labels outside [0, num_classes) (on the CPU, without a device sync).
-        return F.one_hot(y.to(device), num_classes)  # (B, num_classes)
-
-    # --- the model -------------------------------------------------------------------------------
+        return (y,)
 
     def encode(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Posterior means and log-variances of images `x`: (B, C, H, W) -> 2 x (B, latent_dim)."""
-        one_hot = self._one_hot(y, len(x), x.device)
-        if one_hot is not None:
-            # Label channels: each is constant over the image, 1 for the true class, else 0.
-            label_channels = one_hot.to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])
-            x = torch.cat([x, label_channels], dim=1)  # (B, C + K, H, W)
-        out = self.encoder(x)  # (B, 2 * latent_dim)
+        out = self.encoder(x, *self._condition(y))  # (B, 2 * latent_dim)
         expected = (len(x), 2 * self.config.latent_dim)
         if tuple(out.shape) != expected:
             raise ValueError(
@@ -265,21 +240,17 @@ class VAE(nn.Module):
                               dtype=mean.dtype).to(mean.device)
         return mean + torch.exp(0.5 * logvar) * eps
 
-    def _decoder_output(self, z: Tensor, y: Tensor | None) -> Tensor:
-        one_hot = self._one_hot(y, len(z), z.device)
-        if one_hot is not None:
-            z = torch.cat([z, one_hot.to(z.dtype)], dim=1)  # (B, latent_dim + K)
-        return _at_least_float32(self.decoder(z))  # (B, C, H, W) logits or pre-activation means
-
-    def _mean_of(self, out: Tensor) -> Tensor:
-        if self.config.mean_activation == "identity":
-            return out
-        return torch.sigmoid(out)
+    def decoder_logits(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """The decoder's pre-activation output for codes `z`: (B, L) -> (B, C, H, W), at least
+        float32 (log-densities of hundreds of pixels lose too much in half precision)."""
+        decoder = self.decoder
+        logits = decoder.logits if hasattr(decoder, "logits") else decoder
+        return _at_least_float32(logits(z, *self._condition(y)))
 
     def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        """Pixel means of codes `z`: (B, latent_dim) -> (B, C, H, W), in [0, 1] unless the
-        Gaussian mean activation is the identity."""
-        return self._mean_of(self._decoder_output(z, y))
+        """Pixel means of codes `z`: (B, latent_dim) -> (B, C, H, W), in [0, 1] for the default
+        sigmoid output."""
+        return apply_output(self.output, self.decoder_logits(z, y))
 
     def decoder_std(self) -> Tensor | None:
         """The Gaussian decoder's pixel standard deviation (a scalar tensor), None if Bernoulli."""
@@ -294,12 +265,12 @@ class VAE(nn.Module):
 
     def log_likelihood(self, x: Tensor, z: Tensor, y: Tensor | None = None) -> Tensor:
         """log p(x | z) per example, in nats summed over pixels: (B, C, H, W), (B, L) -> (B,)."""
-        out = self._decoder_output(z, y)  # (B, C, H, W)
+        logits = self.decoder_logits(z, y)  # (B, C, H, W)
         x = _at_least_float32(x)
         if self.config.likelihood == "bernoulli":
-            return -bernoulli_nll(out, x, reduction="none")
-        log_std = self._decoder_log_std().to(device=out.device, dtype=out.dtype)
-        return gaussian_log_density(x, self._mean_of(out), 2 * log_std, reduction="none")
+            return -bernoulli_nll(logits, x, reduction="none")
+        log_std = self._decoder_log_std().to(device=logits.device, dtype=logits.dtype)
+        return gaussian_log_density(x, apply_output(self.output, logits), 2 * log_std, reduction="none")
 
     def kl_per_dimension(self, mean: Tensor, logvar: Tensor) -> Tensor:
         """KL(q(z_j | x) || N(0, 1)) of each latent dimension j, (B, L) -> (B, L)."""
@@ -323,7 +294,7 @@ class VAE(nn.Module):
 
     def kl_weight(self, step: int) -> float:
         """Weight of the KL term at training step `step` (steps finished before it)."""
-        if not _is_int(step) or step < 0:
+        if not is_int(step) or step < 0:
             raise ValueError(f"step must be a non-negative int, got {step!r}")
         warmup = self.config.kl_warmup_steps
         if warmup == 0:
@@ -336,23 +307,18 @@ class VAE(nn.Module):
         mean, _ = self.encode(x, y)
         return self.decode(mean, y)
 
-    @torch.no_grad()
     def sample(
-        self, n: int, y: Tensor | None = None, *, generator: torch.Generator | None = None
+        self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None
     ) -> Tensor:
-        """Decoder means of `n` codes z ~ N(0, I): (n, C, H, W). Pass `y` (n,) if conditional.
-
-        Uses the model as it is (call ``model.eval()`` first if the networks use batch norm).
-        """
-        if not _is_int(n) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
-        parameter = next(self.parameters())
-        shape = (n, self.config.latent_dim)
-        if generator is None:
-            z = torch.randn(shape, device=parameter.device)
-        else:
-            z = torch.randn(shape, generator=generator, device=generator.device).to(parameter.device)
-        return self.decode(z.to(parameter.dtype), y)
+        """Decoder means of `n` codes z ~ N(0, I): (n, C, H, W), under the contract of
+        `gentut.models.sampling`; `labels` (n,) for a conditional VAE."""
+        check_count(n)
+        device = model_device(self)
+        z = prior_noise(n, self.config.latent_dim, device=device, generator=generator)
+        if labels is not None:
+            labels = labels.to(device)
+        with evaluation_mode(self):
+            return self.decode(z, labels)
 
     # --- the training contract -------------------------------------------------------------------
 
@@ -367,7 +333,7 @@ class VAE(nn.Module):
             )
         return batch.y
 
-    def training_step(self, batch: Batch, step: "TrainStep") -> dict[str, Tensor]:
+    def training_step(self, batch: Batch, step: Step) -> dict[str, Tensor]:
         x, y = batch.x, self._labels(batch)  # (B, C, H, W) in [0, 1], (B,) or None
         with step.autocast():
             mean, logvar = self.encode(x, y)  # (B, L) each
