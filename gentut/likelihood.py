@@ -22,12 +22,7 @@ from torch import Tensor, nn
 from gentut.losses import gaussian_log_density, standard_normal_log_density
 from gentut.metrics import per_example
 
-__all__ = ["elbo", "importance_sampled_log_likelihood", "log_mean_exp"]
-
-
-def log_mean_exp(values: Tensor, dim: int = 0) -> Tensor:
-    """log( mean( exp(values) ) ) along `dim`, computed stably with logsumexp."""
-    return torch.logsumexp(values, dim=dim) - math.log(values.shape[dim])
+__all__ = ["elbo", "importance_sampled_log_likelihood"]
 
 
 def _check_model(model: nn.Module) -> None:

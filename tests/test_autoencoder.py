@@ -100,10 +100,10 @@ def test_encode_decode_forward_shapes_and_range(convolutional):
 def test_reconstruction_loss_is_per_example_nll_of_the_likelihood():
     x = torch.rand(4, 1, 28, 28)
     model = _mlp_autoencoder()
-    logits = model.decoder(model.encoder(x))
+    logits = model.decoder.logits(model.encoder(x))
     assert torch.allclose(model.reconstruction_loss(x), bernoulli_nll(logits, x, reduction="none"))
     gaussian = _mlp_autoencoder(config=AutoencoderConfig(likelihood="gaussian"))
-    logits = gaussian.decoder(gaussian.encoder(x))
+    logits = gaussian.decoder.logits(gaussian.encoder(x))
     expected = gaussian_nll(torch.sigmoid(logits), x, reduction="none")
     assert torch.allclose(gaussian.reconstruction_loss(x), expected)
 
@@ -174,7 +174,7 @@ def test_denoising_trains_on_corrupted_inputs_but_scores_clean_targets():
     corrupted = model.corrupt(x)
     assert torch.equal(seen[0], corrupted) and not torch.equal(seen[0], x)
     with torch.no_grad():
-        logits = model.decoder(model.encoder(corrupted))
+        logits = model.decoder.logits(model.encoder(corrupted))
     clean_target = bernoulli_nll(logits, x)
     corrupted_target = bernoulli_nll(logits, corrupted)
     assert step.losses[0].item() == pytest.approx(clean_target.item(), rel=1e-5)

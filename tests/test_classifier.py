@@ -36,7 +36,7 @@ def test_other_class_counts_sizes_and_channels():
         (dict(num_classes=1), ValueError, "num_classes must be at least 2, got 1"),
         (dict(num_classes=0), ValueError, "num_classes must be a positive int"),
         (dict(image_shape=(1, 28, 32)), ValueError, "image_shape must be square"),
-        (dict(image_shape=(1, 30, 30)), ValueError, "divisible by 4"),
+        (dict(image_shape=(1, 30, 30)), ValueError, "divisible by 2\\*\\*depth = 4"),
         (dict(image_shape=(28, 28)), ValueError, "(channels, height, width)"),
         (dict(feature_dim=0), ValueError, "feature_dim must be a positive int"),
     ],

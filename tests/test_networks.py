@@ -48,11 +48,17 @@ def test_conv_encoder_downsamples_28_to_14_to_7():
     assert features.shape == (1, 8, 7, 7)
 
 
-def test_decoder_outputs_unbounded_logits_not_probabilities():
+def test_decoder_logits_are_unbounded_and_forward_applies_the_output_activation():
     decoder = MLPDecoder(2)
     with torch.no_grad():
         decoder.net[-2].bias.fill_(5.0)  # final Linear
-    assert decoder(torch.zeros(1, 2)).min() > 1.0
+    z = torch.zeros(1, 2)
+    assert decoder.logits(z).min() > 1.0
+    assert torch.allclose(decoder(z), torch.sigmoid(decoder.logits(z)))
+    tanh = MLPDecoder(2, output="tanh")
+    assert torch.allclose(tanh(z), torch.tanh(tanh.logits(z)))
+    identity = ConvDecoder(2, output="identity")
+    assert torch.equal(identity(z), identity.logits(z))
 
 
 def test_conv_encoder_rejects_flattened_input_naming_expected_shape():
@@ -87,8 +93,12 @@ def test_forward_rejects_non_tensor_input():
         (lambda: MLPEncoder(2, image_shape=(28, 28)), "image_shape must be a"),
         (lambda: MLPDecoder(-3), "latent_dim must be a positive int"),
         (lambda: MLPDecoder(2, norm="layer"), "norm must be one of"),
-        (lambda: ConvEncoder(2, image_size=30), "image_size must be divisible by 4"),
-        (lambda: ConvDecoder(2, image_size=14), "image_size must be divisible by 4"),
+        (lambda: ConvEncoder(2, image_size=30), r"image_size must be divisible by 2\*\*depth = 4"),
+        (lambda: ConvDecoder(2, image_size=14), r"image_size must be divisible by 2\*\*depth = 4"),
+        (lambda: ConvEncoder(2, depth=3), r"divisible by 2\*\*depth = 8 .*pad=True to zero-pad the image to 32"),
+        (lambda: ConvEncoder(2, depth=2, channels=(8,)), "one width per stride-2 stage, depth=2, got 1"),
+        (lambda: ConvDecoder(2, output="softplus"), "output must be one of"),
+        (lambda: MLPEncoder(2, init="xavier"), "init must be one of"),
         (lambda: ConvDecoder(2, base_channels=0), "base_channels must be a positive int"),
         (lambda: ConvEncoder(2, activation="tanh"), "activation must be one of"),
     ],
@@ -122,8 +132,8 @@ def test_mlp_output_activation_bounds_the_output():
     from gentut.models.networks import MLP
 
     x = 100 * torch.randn(50, 3)
-    sigmoid = MLP(3, 4, output_activation="sigmoid")(x)
-    tanh = MLP(3, 4, output_activation="tanh")(x)
+    sigmoid = MLP(3, 4, output="sigmoid")(x)
+    tanh = MLP(3, 4, output="tanh")(x)
     assert sigmoid.min() >= 0 and sigmoid.max() <= 1
     assert tanh.min() >= -1 and tanh.max() <= 1
     assert MLP(3, 4, hidden=())(x).abs().max() > 1  # no activation, no hidden layer: linear
@@ -143,7 +153,7 @@ def test_mlp_rejects_inputs_of_the_wrong_width():
         (lambda m: m(2, 1.5), "out_dim must be a positive int"),
         (lambda m: m(2, 1, hidden=(8, 0)), r"hidden\[1\] must be a positive int"),
         (lambda m: m(2, 1, activation="gelu"), "activation must be one of"),
-        (lambda m: m(2, 1, output_activation="softmax"), "output_activation must be one of"),
+        (lambda m: m(2, 1, output="softmax"), "output must be one of"),
     ],
 )
 def test_mlp_rejects_bad_arguments(build, message):

@@ -8,7 +8,7 @@ from conftest import ManualStep
 
 from gentut.data.loader import Batch, InMemoryLoader
 from gentut.losses import bernoulli_nll, gaussian_kl_standard_normal
-from gentut.models import VAE, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, VAEConfig
+from gentut.models import VAE, ConvDecoder, ConvEncoder, LabelConditioned, MLPDecoder, MLPEncoder, VAEConfig
 from gentut.trainer import Trainer
 
 
@@ -20,11 +20,13 @@ def _binary_images(n=16, size=8, seed=0):
     return (torch.rand(n, 1, size, size, generator=generator) < 0.3).float()
 
 
-def _small_vae(latent_dim=2, size=8, hidden=(64,), **config):
+def _small_vae(latent_dim=2, size=8, hidden=(64,), output="sigmoid", **config):
     config = VAEConfig(latent_dim, **config)
-    channels = 1 + config.num_classes
-    encoder = MLPEncoder(2 * latent_dim, image_shape=(channels, size, size), hidden=hidden)
-    decoder = MLPDecoder(latent_dim + config.num_classes, hidden=hidden, image_shape=(1, size, size))
+    k = config.num_classes
+    encoder = MLPEncoder(2 * latent_dim, image_shape=(1 + k, size, size), hidden=hidden)
+    decoder = MLPDecoder(latent_dim + k, hidden=hidden, image_shape=(1, size, size), output=output)
+    if k:
+        encoder, decoder = LabelConditioned(encoder, k), LabelConditioned(decoder, k)
     return VAE(encoder, decoder, config=config)
 
 
@@ -38,8 +40,6 @@ def _small_vae(latent_dim=2, size=8, hidden=(64,), **config):
         (dict(latent_dim=2.0), "latent_dim must be a positive int"),
         (dict(latent_dim=2, likelihood="poisson"), "likelihood must be 'bernoulli' or 'gaussian'"),
         (dict(latent_dim=2, decoder_std=0.1), "decoder_std is for likelihood='gaussian' only"),
-        (dict(latent_dim=2, mean_activation="identity"), "must be 'sigmoid' for likelihood='bernoulli'"),
-        (dict(latent_dim=2, likelihood="gaussian", mean_activation="tanh"), "mean_activation must be"),
         (dict(latent_dim=2, likelihood="gaussian", decoder_std=0.0), "decoder_std must be a positive number"),
         (dict(latent_dim=2, beta=-1.0), "beta must be a non-negative number, got -1.0"),
         (dict(latent_dim=2, beta=float("nan")), "beta must be a non-negative number"),
@@ -64,10 +64,14 @@ def test_vae_rejects_mismatched_networks_and_non_configs():
         VAE(MLPEncoder(2), MLPDecoder(2), config=VAEConfig(2))
     with pytest.raises(ValueError, match="decoder expects codes of size 3 but this VAE gives it latent_dim = 2"):
         VAE(MLPEncoder(4), MLPDecoder(3), config=VAEConfig(2))
-    with pytest.raises(ValueError, match=r"latent_dim \+ num_classes = 2 \+ 10 = 12"):
-        VAE(MLPEncoder(4, image_shape=(11, 28, 28)), MLPDecoder(2), config=VAEConfig(2, num_classes=10))
-    with pytest.raises(ValueError, match=r"takes 1 input channels but expects 11"):
-        VAE(MLPEncoder(4), MLPDecoder(12), config=VAEConfig(2, num_classes=10))
+    with pytest.raises(ValueError, match=r"encoder is conditioned on 0 classes but config.num_classes is 10"):
+        VAE(MLPEncoder(4, image_shape=(11, 28, 28)), MLPDecoder(12), config=VAEConfig(2, num_classes=10))
+    with pytest.raises(ValueError, match=r"images of shape \(1, 28, 28\) but the decoder makes \(1, 8, 8\)"):
+        VAE(MLPEncoder(4), MLPDecoder(2, image_shape=(1, 8, 8)), config=VAEConfig(2))
+    with pytest.raises(ValueError, match="Bernoulli VAE needs a decoder with output='sigmoid'"):
+        _small_vae(output="identity")
+    with pytest.raises(ValueError, match="must be built for more than num_classes=10 channels, got 1"):
+        LabelConditioned(MLPEncoder(4), 10)
     with pytest.raises(TypeError, match="config must be a VAEConfig"):
         VAE(MLPEncoder(4), MLPDecoder(2), config={"latent_dim": 2})
 
@@ -126,7 +130,7 @@ def test_elbo_terms_are_reconstruction_and_closed_form_kl():
     terms = model.elbo_terms(x, generator=torch.Generator().manual_seed(0))
     mean, logvar = model.encode(x)
     z = model.reparameterize(mean, logvar, generator=torch.Generator().manual_seed(0))
-    logits = model.decoder(z)
+    logits = model.decoder.logits(z)
     assert torch.allclose(terms["reconstruction"], bernoulli_nll(logits, x, reduction="none"), atol=1e-5)
     assert torch.allclose(terms["kl"], gaussian_kl_standard_normal(mean, logvar, reduction="none"))
     assert torch.allclose(terms["elbo"], -(terms["reconstruction"] + terms["kl"]))
@@ -156,9 +160,12 @@ def test_gaussian_likelihood_with_fixed_and_learned_std():
     x = torch.rand(4, 1, 8, 8)
     fixed = _small_vae(likelihood="gaussian", decoder_std=0.5)
     z = torch.randn(4, 2)
-    mean = torch.sigmoid(fixed.decoder(z))
+    mean = fixed.decoder(z)  # the decoder's sigmoid output
     expected = torch.distributions.Normal(mean, 0.5).log_prob(x).flatten(1).sum(1)
     assert torch.allclose(fixed.log_likelihood(x, z), expected, atol=1e-4)
+    linear = _small_vae(likelihood="gaussian", decoder_std=0.5, output="identity")
+    expected = torch.distributions.Normal(linear.decoder.logits(z), 0.5).log_prob(x).flatten(1).sum(1)
+    assert torch.allclose(linear.log_likelihood(x, z), expected, atol=1e-4)
     assert not any(p.ndim == 0 for p in fixed.parameters())
     learned = _small_vae(likelihood="gaussian")
     assert learned.decoder_std().item() == pytest.approx(0.1)
@@ -229,7 +236,7 @@ def test_conditional_vae_requires_labels_and_uses_them():
     z = torch.zeros(4, 2)
     assert not torch.allclose(model.decode(z, y), model.decode(z, (y + 1) % 3))
     assert not torch.allclose(model.encode(x, y)[0], model.encode(x, (y + 1) % 3)[0])
-    samples = model.sample(3, torch.tensor([0, 1, 2]), generator=torch.Generator().manual_seed(0))
+    samples = model.sample(3, labels=torch.tensor([0, 1, 2]), generator=torch.Generator().manual_seed(0))
     assert samples.shape == (3, 1, 8, 8)
     logs = model.training_step(Batch(x, y), ManualStep())
     assert torch.isfinite(logs["loss"])

@@ -79,10 +79,6 @@ class InMemoryLoader:
         n = len(self.x)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    @property
-    def num_examples(self) -> int:
-        return len(self.x)
-
     def order(self, epoch: int) -> Tensor:
         """The permutation of example indices used in `epoch`."""
         n = len(self.x)

@@ -1,6 +1,17 @@
 """Networks (`networks`) and the objectives that train them, one model per file."""
 from gentut.models.autoencoder import Autoencoder, AutoencoderConfig, anomaly_scores
-from gentut.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from gentut.models.classifier import DigitClassifier
+from gentut.models.gan import GAN, GANConfig
+from gentut.models.networks import (
+    MLP,
+    ConvDecoder,
+    ConvEncoder,
+    LabelConditioned,
+    MLPDecoder,
+    MLPEncoder,
+    dcgan_init_,
+    with_spectral_norm,
+)
 from gentut.models.vae import VAE, VAEConfig
 
 __all__ = [
@@ -9,14 +20,15 @@ __all__ = [
     "anomaly_scores",
     "ConvDecoder",
     "ConvEncoder",
+    "DigitClassifier",
+    "GAN",
+    "GANConfig",
+    "LabelConditioned",
+    "MLP",
     "MLPDecoder",
     "MLPEncoder",
     "VAE",
     "VAEConfig",
+    "dcgan_init_",
+    "with_spectral_norm",
 ]
-
-from gentut.models.classifier import DigitClassifier  # noqa: E402
-from gentut.models.gan import GAN, GANConfig, with_spectral_norm  # noqa: E402
-from gentut.models.networks import MLP  # noqa: E402
-
-__all__ += ["DigitClassifier", "GAN", "GANConfig", "MLP", "with_spectral_norm"]
