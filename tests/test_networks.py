@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from gentut.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from gentut.models.networks import MLP, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 
 
 @pytest.mark.parametrize("norm", ["none", "batch"])
@@ -212,3 +212,113 @@ def test_mlp_encoder_dropout_is_random_in_train_mode_and_off_in_eval_mode():
 def test_mlp_encoder_rejects_bad_dropout(bad):
     with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\)"):
         MLPEncoder(1, dropout=bad)
+
+
+# --- depth, widths, sizes, feature taps, DCGAN init, spectral norm -------------------------------
+
+
+@pytest.mark.parametrize("size, depth", [(28, 2), (32, 3), (64, 4), (28, 3)])
+def test_conv_networks_take_any_size_that_halves_depth_times_or_pad_to_it(size, depth):
+    pad = size % 2**depth != 0
+    encoder = ConvEncoder(5, base_channels=4, image_size=size, depth=depth, pad=pad)
+    decoder = ConvDecoder(5, base_channels=4, image_size=size, depth=depth, pad=pad)
+    x = torch.rand(2, 1, size, size)
+    assert encoder(x).shape == (2, 5)
+    assert decoder(encoder(x)).shape == (2, 1, size, size)
+    convs = [m for m in encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [m.out_channels for m in convs] == [4 * 2**i for i in range(depth)]
+
+
+def test_a_28_pixel_image_padded_for_depth_3_is_seen_as_32_and_cropped_back():
+    encoder = ConvEncoder(2, depth=3, pad=True, base_channels=4)
+    assert isinstance(encoder.net[0], torch.nn.ZeroPad2d)
+    assert encoder.features(torch.rand(1, 1, 28, 28), block=0).shape == (1, 4, 16, 16)  # 32 / 2
+    decoder = ConvDecoder(2, depth=3, pad=True, base_channels=4)
+    assert decoder.net[0].out_features == 16 * 4 * 4  # a 4x4 map of the top width (4 * 2**2)
+
+
+def test_default_conv_networks_keep_the_layers_the_chapters_were_trained_with():
+    # Same modules in the same order: the same state_dict keys and the same random initialisation.
+    assert list(ConvEncoder(32).state_dict()) == [
+        "net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias", "net.5.weight", "net.5.bias",
+    ]
+    assert list(ConvDecoder(32).state_dict()) == [
+        "net.0.weight", "net.0.bias", "net.3.weight", "net.3.bias", "net.5.weight", "net.5.bias",
+    ]
+    batch = list(ConvEncoder(32, norm="batch").state_dict())
+    assert batch[:5] == ["net.0.weight", "net.0.bias", "net.2.weight", "net.3.weight", "net.3.bias"]
+
+
+def test_channels_can_be_given_stage_by_stage():
+    encoder = ConvEncoder(2, channels=(8, 16, 16), depth=3, image_size=32)
+    decoder = ConvDecoder(2, channels=(8, 16, 16), depth=3, image_size=32)
+    assert [m.out_channels for m in encoder.modules() if isinstance(m, torch.nn.Conv2d)] == [8, 16, 16]
+    assert [m.out_channels for m in decoder.modules() if isinstance(m, torch.nn.ConvTranspose2d)] == [16, 8, 1]
+
+
+def test_batch_norm_skips_the_encoders_first_layer_and_the_decoders_output():
+    encoder = ConvEncoder(1, depth=3, image_size=32, norm="batch")
+    decoder = ConvDecoder(4, depth=3, image_size=32, norm="batch")
+    layers = list(encoder.net)
+    assert not isinstance(layers[1], torch.nn.BatchNorm2d)  # conv, then straight to LeakyReLU/ReLU
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in layers) == 2
+    assert isinstance(list(decoder.net)[-1], torch.nn.ConvTranspose2d)
+
+
+@pytest.mark.parametrize("make", [lambda: MLPEncoder(3, hidden=(16, 8)), lambda: ConvEncoder(3, base_channels=4)])
+def test_feature_taps_return_each_hidden_blocks_activations(make):
+    encoder = make()
+    x = torch.rand(2, 1, 28, 28)
+    first, last = encoder.features(x, 0), encoder.features(x)
+    assert last.shape[1:] == ((8,) if isinstance(encoder, MLPEncoder) else (8, 7, 7))
+    assert first.shape[1:] == ((16,) if isinstance(encoder, MLPEncoder) else (4, 14, 14))
+    assert (last >= 0).all()  # after the block's ReLU
+    with pytest.raises(ValueError, match=r"block must be an int in \[-2, 2\), got 2"):
+        encoder.features(x, 2)
+
+
+def test_dcgan_init_draws_weights_from_n_0_0_02_and_batch_norm_scales_around_1():
+    torch.manual_seed(0)
+    decoder = ConvDecoder(100, base_channels=64, depth=3, image_size=32, norm="batch", init="dcgan")
+    weights = torch.cat([m.weight.flatten() for m in decoder.modules()
+                         if isinstance(m, (torch.nn.Linear, torch.nn.ConvTranspose2d))])
+    assert abs(weights.mean().item()) < 1e-3 and weights.std().item() == pytest.approx(0.02, rel=0.02)
+    scales = torch.cat([m.weight for m in decoder.modules() if isinstance(m, torch.nn.BatchNorm2d)])
+    assert scales.mean().item() == pytest.approx(1.0, abs=0.01)
+    assert all(m.bias is None or (m.bias == 0).all() for m in decoder.modules() if isinstance(m, torch.nn.Linear))
+
+
+def test_spectral_norm_option_normalises_every_layer():
+    encoder = ConvEncoder(1, base_channels=4, spectral_norm=True)
+    layers = [m for m in encoder.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert layers and all(torch.nn.utils.parametrize.is_parametrized(m, "weight") for m in layers)
+    assert encoder.options["spectral_norm"] is True
+    with pytest.raises(TypeError, match="spectral_norm must be a bool"):
+        MLP(2, 1, spectral_norm="yes")
+
+
+def test_networks_record_the_options_they_were_built_with():
+    assert MLPDecoder(4, hidden=[8]).options == {
+        "latent_dim": 4, "hidden": (8,), "image_shape": (1, 28, 28), "activation": "relu", "norm": "none",
+        "output": "sigmoid", "init": "default", "spectral_norm": False,
+    }
+
+
+def test_label_conditioning_joins_one_hot_labels_as_channels_or_features():
+    from gentut.models.networks import LabelConditioned
+
+    encoder = LabelConditioned(MLPEncoder(4, image_shape=(4, 8, 8), hidden=(8,)), 3)
+    decoder = LabelConditioned(MLPDecoder(5, image_shape=(1, 8, 8), hidden=(8,)), 3)
+    assert encoder.image_shape == (1, 8, 8) and decoder.latent_dim == 2 and encoder.out_dim == 4
+    x, y = torch.rand(2, 1, 8, 8), torch.tensor([0, 2])
+    joined = encoder.join(x, y)
+    assert joined.shape == (2, 4, 8, 8)
+    assert (joined[0, 1] == 1).all() and (joined[0, 2:] == 0).all() and (joined[1, 3] == 1).all()
+    assert decoder(torch.zeros(2, 2), y).shape == (2, 1, 8, 8)
+    assert torch.equal(decoder.join(torch.zeros(2, 2), y)[:, 2:], torch.tensor([[1.0, 0, 0], [0, 0, 1]]))
+    with pytest.raises(ValueError, match="needs y, one int per example"):
+        decoder(torch.zeros(2, 2), None)
+    with pytest.raises(ValueError, match=r"integer tensor of shape \(2,\)"):
+        decoder(torch.zeros(2, 2), torch.zeros(2))
+    with pytest.raises(TypeError, match="one of gentut's networks"):
+        LabelConditioned(torch.nn.Linear(2, 2), 2)
