@@ -19,7 +19,9 @@ from typing import Iterable, NamedTuple, Sequence
 import torch
 
 from gentut.data.loader import InMemoryLoader
-from gentut.data.toy2d import ModeCoverage, ToyData, mode_counts, mode_coverage
+from gentut.data.toy2d import ToyData
+from gentut.metrics.modes import ModeCoverage, mode_counts, mode_coverage
+from gentut.metrics.tables import format_table
 from gentut.hooks import Hook, LinearDecay
 from gentut.models.gan import LOSSES, GAN
 from gentut.spec import SPEC_VERSION, build_model, build_optimizers
@@ -298,16 +300,16 @@ def format_comparison(results: Sequence[LabResult], modes: int) -> str:
     seeds of the modes covered and of the high-quality share, and seconds per run."""
     if not results:
         raise ValueError("results is empty: nothing to tabulate")
-    names = list(dict.fromkeys(r.variant for r in results))
-    width = max(len("variant"), *(len(n) for n in names))
-    lines = [f"{'variant':<{width}}  {'modes per seed':<16}{f'modes (of {modes})':>15}{'high quality':>16}{'s/run':>7}"]
-    for name in names:
-        rows = [r for r in results if r.variant == name]
-        covered = [r.modes_covered for r in rows]
-        shares = [100 * r.high_quality_share for r in rows]
-        seconds = statistics.mean(r.seconds for r in rows)
-        lines.append(
-            f"{name:<{width}}  {' '.join(map(str, covered)):<16}{_mean_spread(covered, '.1f'):>15}"
-            f"{_mean_spread(shares, '.0f') + ' %':>16}{seconds:>7.1f}"
-        )
-    return "\n".join(lines)
+    rows = {}
+    for name in dict.fromkeys(r.variant for r in results):
+        runs = [r for r in results if r.variant == name]
+        covered = [r.modes_covered for r in runs]
+        rows[name] = {
+            "per seed": " ".join(map(str, covered)),
+            "modes": _mean_spread(covered, ".1f"),
+            "quality": _mean_spread([100 * r.high_quality_share for r in runs], ".0f") + " %",
+            "seconds": statistics.mean(r.seconds for r in runs),
+        }
+    headers = {"per seed": "modes per seed", "modes": f"modes (of {modes})", "quality": "high quality",
+               "seconds": "s/run"}
+    return format_table(rows, list(headers), headers=headers, formats={"seconds": ".1f"}, first="variant")

@@ -3,14 +3,8 @@ import math
 import pytest
 import torch
 
-from gentut.data.toy2d import (
-    grid_of_gaussians,
-    mode_counts,
-    mode_coverage,
-    ring_of_gaussians,
-    swiss_roll,
-    two_moons,
-)
+from gentut.data.toy2d import grid_of_gaussians, ring_of_gaussians, swiss_roll, two_moons
+from gentut.metrics.modes import mode_counts, mode_coverage
 
 
 def test_ring_has_standard_centres_and_spread():

@@ -23,11 +23,8 @@ from gentut.data.shapes import FactorData, make_shapes, render_shapes
 from gentut.data.sklearn_digits import load_sklearn_digits
 from gentut.data.synthetic_digits import make_synthetic_digits
 from gentut.data.toy2d import (
-    ModeCoverage,
     ToyData,
     grid_of_gaussians,
-    mode_counts,
-    mode_coverage,
     ring_of_gaussians,
     swiss_roll,
     two_moons,
@@ -39,7 +36,6 @@ __all__ = [
     "FactorData",
     "ImageData",
     "InMemoryLoader",
-    "ModeCoverage",
     "OfflineError",
     "ToyData",
     "binarize",
@@ -54,8 +50,6 @@ __all__ = [
     "load_sklearn_digits",
     "make_shapes",
     "make_synthetic_digits",
-    "mode_counts",
-    "mode_coverage",
     "render_shapes",
     "ring_of_gaussians",
     "swiss_roll",

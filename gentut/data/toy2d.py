@@ -1,11 +1,11 @@
-"""Two-dimensional toy distributions for the GAN chapters, and how to score samples on them.
+"""Two-dimensional toy distributions for the GAN chapters.
 
 The mixtures follow the mode-collapse benchmarks of the GAN literature: eight Gaussians on a
 ring of radius 2 with standard deviation 0.02 (Metz et al., "Unrolled GANs", 2017; Srivastava et
 al., "VEEGAN", 2017) and a 5x5 grid of Gaussians at {-4, -2, 0, 2, 4}^2 with standard deviation
 0.05 (VEEGAN; Lin et al., "PacGAN", 2018). The scores are theirs too: a sample is of high quality
 if it lies within three standard deviations of its nearest mode, and a mode is covered if it has
-such samples.
+such samples (`gentut.metrics.modes`).
 """
 from __future__ import annotations
 
@@ -17,13 +17,10 @@ from torch import Tensor
 
 __all__ = [
     "ToyData",
-    "ModeCoverage",
     "ring_of_gaussians",
     "grid_of_gaussians",
     "two_moons",
     "swiss_roll",
-    "mode_counts",
-    "mode_coverage",
 ]
 
 
@@ -35,11 +32,6 @@ class ToyData(NamedTuple):
     labels: Tensor | None = None
     centres: Tensor | None = None
     std: float | None = None
-
-
-class ModeCoverage(NamedTuple):
-    modes_covered: int
-    high_quality_share: float
 
 
 def _check_count(n: int) -> None:
@@ -105,38 +97,3 @@ def swiss_roll(n: int, *, noise: float = 0.05, seed: int = 0) -> ToyData:
     points = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1) / (4.5 * math.pi)
     points = points + noise * torch.randn(n, 2, generator=generator)
     return ToyData(points.float(), None, None, None)
-
-
-def mode_counts(samples: Tensor, centres: Tensor, std: float, *, threshold_stds: float = 3.0) -> Tensor:
-    """Per mode, how many samples lie within `threshold_stds` standard deviations of it, each
-    sample counted for its nearest mode only. Returns (modes,) int64."""
-    if not isinstance(samples, Tensor) or samples.ndim != 2 or samples.shape[1] != centres.shape[1]:
-        got = tuple(samples.shape) if isinstance(samples, Tensor) else type(samples).__name__
-        raise ValueError(f"samples must be a tensor (n, {centres.shape[1]}), got {got}")
-    _check_positive("std", std)
-    samples = samples.detach().to("cpu", torch.float64)
-    distances = torch.cdist(samples, centres.to(torch.float64))  # (n, modes)
-    nearest_distance, nearest = distances.min(dim=1)
-    good = nearest_distance < threshold_stds * std
-    return torch.bincount(nearest[good], minlength=len(centres))
-
-
-def mode_coverage(
-    samples: Tensor,
-    centres: Tensor,
-    std: float,
-    *,
-    threshold_stds: float = 3.0,
-    min_count: int = 1,
-) -> ModeCoverage:
-    """(modes covered, share of high-quality samples) as in the Unrolled-GAN, VEEGAN and PacGAN
-    evaluations.
-
-    A sample is of high quality if it lies within `threshold_stds` standard deviations of its
-    nearest mode; a mode is covered if at least `min_count` high-quality samples are nearest to
-    it (PacGAN's code uses 1; raise it to ignore a few stray points).
-    """
-    if len(samples) == 0:
-        raise ValueError("samples must hold at least one point, got none")
-    counts = mode_counts(samples, centres, std, threshold_stds=threshold_stds)
-    return ModeCoverage(int((counts >= min_count).sum()), float(counts.sum()) / len(samples))

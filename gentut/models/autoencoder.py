@@ -29,7 +29,7 @@ from gentut.data.loader import Batch
 from gentut.step import Step
 from gentut.losses import bernoulli_nll, gaussian_nll
 from gentut.models.networks import apply_output
-from gentut.metrics import per_example
+from gentut.batched import per_example
 
 __all__ = ["AutoencoderConfig", "Autoencoder", "anomaly_scores"]
 

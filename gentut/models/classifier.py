@@ -4,7 +4,7 @@ Sample-quality metrics such as the Inception score (Salimans et al. 2016) and th
 Inception distance (Heusel et al. 2017) read images through a pretrained classifier: FID compares
 the statistics of Inception-v3's 2048-d pool features, the Inception score its class
 probabilities. Inception-v3's weights cannot be downloaded on many machines (nor in CI), so the
-book trains this classifier on the chapter's own data instead (`gentut.evaluation`) and computes
+book trains this classifier on the chapter's own data instead (`gentut.metrics.samples`) and computes
 the same metrics in its 128-d penultimate layer. Those numbers compare models within the book
 only; they are not Inception numbers and cannot be compared with published FIDs.
 
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gentut.data.loader import Batch
-from gentut.metrics import per_example
+from gentut.batched import per_example
 from gentut.models.networks import ConvEncoder
 from gentut.step import Step
 from gentut import validation
@@ -45,7 +45,7 @@ class DigitClassifier(nn.Module):
         image_shape: (channels, size, size) of the square input images in [0, 1]; size must be
             divisible by 4 (two stride-2 convolutions).
         base_channels: channels of the first convolution; the second has twice as many.
-        feature_dim: size of the penultimate layer, the feature space of `gentut.evaluation`.
+        feature_dim: size of the penultimate layer, the feature space of `gentut.metrics.samples`.
     """
 
     def __init__(

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.distributions import MultivariateNormal
 
-from gentut.likelihood import elbo, importance_sampled_log_likelihood
+from gentut.metrics.likelihood import elbo, importance_sampled_log_likelihood
 from gentut.models import VAE, LabelConditioned, MLPDecoder, MLPEncoder, VAEConfig
 
 DATA_DIM, LATENT_DIM, NOISE_STD = 6, 2, 0.5

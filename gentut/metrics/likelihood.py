@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from gentut.losses import gaussian_log_density, standard_normal_log_density
-from gentut.metrics import per_example
+from gentut.batched import per_example
 
 __all__ = ["elbo", "importance_sampled_log_likelihood"]
 
@@ -72,7 +72,7 @@ def elbo(
 ) -> Tensor:
     """One-sample ELBO of each image (nats; a lower bound on log p(x)), shape (N,), on the CPU.
 
-    Runs in eval mode without gradients (see `gentut.metrics.per_example`). Deterministic given
+    Runs in eval mode without gradients (see `gentut.batched.per_example`). Deterministic given
     `generator`.
     """
     _check_model(model)

@@ -6,10 +6,10 @@ import pytest
 import scipy.linalg
 import torch
 
-from gentut import evaluation
+from gentut.metrics import samples as evaluation
 from gentut.checkpoint import load_checkpoint
 from gentut.data import ImageData, make_synthetic_digits
-from gentut.evaluation import (
+from gentut.metrics.samples import (
     CLASSIFIER_VERSION,
     class_probabilities,
     classifier_score,
@@ -212,18 +212,28 @@ def test_evaluate_generator_returns_every_metric_and_a_table_prints_them():
     classifier = DigitClassifier()
     real = torch.rand(40, 1, 28, 28)
     metrics = evaluate_generator(real, real, classifier)
-    assert set(metrics) == {"fd", "score", "precision", "recall", "coverage"}
+    assert set(metrics) == {"fd", "score", "precision", "recall", "coverage", "n_generated", "n_real"}
+    assert metrics["n_generated"] == metrics["n_real"] == 40
     assert metrics["fd"] == pytest.approx(0.0, abs=1e-6)
     assert metrics["precision"] == metrics["recall"] == metrics["coverage"] == 1.0
     assert 1.0 <= metrics["score"] <= 10.0
     table = format_metrics({"real (held out)": metrics, "a model": {"fd": 12.5, "score": 3.0}})
     lines = table.splitlines()
-    assert lines[0].split() == ["model", "FD", "score", "precision", "recall", "coverage"]
-    assert lines[1].startswith("real (held out)") and "0.000" in lines[1]
-    assert lines[2].split()[-5:] == ["12.500", "3.000", "-", "-", "-"]
+    assert lines[0].split() == ["model", "FD", "score", "precision", "recall", "coverage", "N", "generated", "N", "real"]
+    assert lines[1].startswith("real (held out)") and "0.000" in lines[1] and lines[1].split()[-2:] == ["40", "40"]
+    assert lines[2].split()[-7:] == ["12.500", "3.000", "-", "-", "-", "-", "-"]
     assert "within this book only" in lines[-1]
     with pytest.raises(ValueError, match="non-empty dict"):
         format_metrics({})
+
+
+def test_one_classifier_pass_gives_the_same_features_and_probabilities_as_two():
+    torch.manual_seed(0)
+    classifier = DigitClassifier()
+    images = torch.rand(30, 1, 28, 28)
+    features, probabilities = evaluation.classify(classifier, images, batch_size=7)
+    assert torch.allclose(features, evaluation.extract_features(classifier, images), atol=1e-6)
+    assert torch.allclose(probabilities, evaluation.class_probabilities(classifier, images), atol=1e-6)
 
 
 # --- the cached classifier ------------------------------------------------------------------------

@@ -20,7 +20,6 @@ The classifier is trained once per data set and cached in ``cache_dir()/classifi
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 import time
@@ -36,7 +35,8 @@ from gentut.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from gentut.data.download import cache_dir
 from gentut.data.images import ImageData
 from gentut.device import pick_device, seed_everything
-from gentut.metrics import per_example
+from gentut.batched import per_example
+from gentut.metrics.tables import format_table
 from gentut.models.classifier import DigitClassifier
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "ClassifierInfo",
     "load_or_train_classifier",
     "data_fingerprint",
+    "classify",
     "extract_features",
     "class_probabilities",
     "frechet_distance",
@@ -291,6 +292,22 @@ def _check_classifier(classifier: object) -> None:
         )
 
 
+def classify(
+    classifier: DigitClassifier, images: Tensor | ImageData, *, batch_size: int = 500
+) -> tuple[Tensor, Tensor]:
+    """Features (N, 128) and class probabilities (N, num_classes) of `images` in ONE pass of
+    the classifier: eval mode, no gradients, batches on the classifier's device, CPU results."""
+    _check_classifier(classifier)
+
+    def both(x: Tensor) -> Tensor:
+        features = classifier.features(x)
+        probabilities = classifier.head(features).float().softmax(dim=1)
+        return torch.cat([features.float(), probabilities], dim=1)  # (B, D + K)
+
+    joined = per_example(classifier, _images("images", images), both, batch_size=batch_size)
+    return joined[:, : classifier.feature_dim], joined[:, classifier.feature_dim :]
+
+
 def extract_features(
     classifier: DigitClassifier, images: Tensor | ImageData, *, batch_size: int = 500
 ) -> Tensor:
@@ -498,9 +515,6 @@ def density_coverage(
 
 # --- one call and one table for a notebook -------------------------------------------------------
 
-METRICS = ("fd", "score", "precision", "recall", "coverage")
-_HEADERS = {"fd": "FD", "score": "score", "precision": "precision", "recall": "recall", "coverage": "coverage"}
-
 
 def evaluate_generator(
     samples: Tensor | ImageData,
@@ -513,55 +527,48 @@ def evaluate_generator(
 
     Keys: ``"fd"`` (`frechet_distance`, lower is better), ``"score"`` (`classifier_score` of the
     samples, higher is better, at most the number of classes), ``"precision"`` and ``"recall"``
-    (`precision_recall`, k = 3), ``"coverage"`` (`density_coverage`, k = 5). Use the same number
-    of samples and real images for every model compared (FD depends on it), a few thousand each;
-    evaluating held-out real images against `real` gives the ceiling row. Within-book numbers
-    only: not Inception metrics.
+    (`precision_recall`, k = 3), ``"coverage"`` (`density_coverage`, k = 5), and the protocol:
+    ``"n_generated"`` and ``"n_real"``, the numbers of images compared (FD is biased in them, so
+    compare models at the same numbers). Evaluating held-out real images against `real` gives
+    the ceiling row. Within-book numbers only: not Inception metrics.
 
     Args:
         samples: generated images (M, C, H, W) in [0, 1].
         real: real images (N, C, H, W), ideally not those the generator was trained on.
         classifier: the feature classifier from `load_or_train_classifier`.
     """
-    fake_features = extract_features(classifier, samples, batch_size=batch_size)
+    fake_features, fake_probabilities = classify(classifier, samples, batch_size=batch_size)
     real_features = extract_features(classifier, real, batch_size=batch_size)
     precision, recall = precision_recall(real_features, fake_features, k=3)
     _, coverage = density_coverage(real_features, fake_features, k=5)
     return {
         "fd": frechet_distance(real_features, fake_features),
-        "score": classifier_score(class_probabilities(classifier, samples, batch_size=batch_size)),
+        "score": classifier_score(fake_probabilities),
         "precision": precision,
         "recall": recall,
         "coverage": coverage,
+        "n_generated": len(fake_features),
+        "n_real": len(real_features),
     }
 
 
-def format_metrics(rows: Mapping[str, Mapping[str, float]], *, columns: Sequence[str] = METRICS) -> str:
+METRICS = ("fd", "score", "precision", "recall", "coverage")
+_HEADERS = {"fd": "FD", "score": "score", "precision": "precision", "recall": "recall", "coverage": "coverage",
+            "n_generated": "N generated", "n_real": "N real"}
+
+
+def format_metrics(
+    rows: Mapping[str, Mapping[str, float]], *, columns: Sequence[str] = (*METRICS, "n_generated", "n_real")
+) -> str:
     """A plain-text table, one row per model, e.g.::
 
         print(format_metrics({"real (held out)": ceiling, "GAN": evaluate_generator(...)}))
 
-    Missing values show as "-". A footer says which way is better and that the numbers are
-    comparable within the book only.
+    with the numbers of images beside every score. Missing values show as "-". A footer says
+    which way is better and that the numbers are comparable within the book only.
     """
-    if not isinstance(rows, Mapping) or not rows:
-        raise ValueError("rows must be a non-empty dict: row name -> dict of metrics")
-    for name, metrics in rows.items():
-        if not isinstance(metrics, Mapping):
-            raise TypeError(f"row {name!r} must be a dict of metrics, got {type(metrics).__name__}")
-    columns = list(columns)
-    name_width = max(len("model"), *(len(str(name)) for name in rows))
-    widths = [max(9, len(_HEADERS.get(column, column))) for column in columns]
-    lines = ["  ".join([f"{'model':<{name_width}}", *(f"{_HEADERS.get(c, c):>{w}}" for c, w in zip(columns, widths))])]
-    for name, metrics in rows.items():
-        cells = []
-        for column, width in zip(columns, widths):
-            value = metrics.get(column)
-            text = "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
-            cells.append(f"{text:>{width}}")
-        lines.append("  ".join([f"{str(name):<{name_width}}", *cells]))
-    lines.append(
-        "FD: lower is better; score, precision, recall, coverage: higher is better. Computed in the "
-        "book's classifier features: comparable within this book only, not with published FID/IS."
+    return format_table(
+        rows, list(columns), headers=_HEADERS,
+        footer="FD: lower is better; score, precision, recall, coverage: higher is better. Computed in the "
+               "book's classifier features: comparable within this book only, not with published FID/IS.",
     )
-    return "\n".join(lines)
