@@ -211,7 +211,7 @@ def load_or_train_classifier(
         if eval_data is not None and eval_hash != info.eval_hash:
             accuracy = model.accuracy(eval_data.images, eval_data.labels)
             info = ClassifierInfo(**{**asdict(info), "accuracy": accuracy, "eval_hash": eval_hash})
-        print(f"Feature classifier loaded from cache {path}{_accuracy_note(info)}")
+        print(f"Feature classifier loaded from cache {_shown(path)}{_accuracy_note(info)}")
         return model, info
 
     # Imported here: the trainer imports the models, and this module is imported by notebooks
@@ -238,9 +238,17 @@ def load_or_train_classifier(
     save_checkpoint(path, {"model": state, "metadata": metadata})
     print(
         f"Feature classifier trained on {len(data)} {data.name} images for {epochs} epoch{'s' if epochs != 1 else ''} in "
-        f"{seconds:.0f} s{_accuracy_note(info)}; saved to {path}"
+        f"{seconds:.0f} s{_accuracy_note(info)}; saved to {_shown(path)}"
     )
     return model, info
+
+
+def _shown(path: Path) -> str:
+    """`path` with the home folder written as ~, so printed outputs hold no one's user name."""
+    try:
+        return str(Path("~") / Path(path).resolve().relative_to(Path.home().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _accuracy_note(info: ClassifierInfo) -> str:
@@ -260,14 +268,14 @@ def _load_cached(path: Path, model: DigitClassifier, wanted: dict) -> Classifier
             for key, value in wanted.items() if metadata.get(key) != value
         ]
         if stale:
-            print(f"Cached feature classifier {path} does not match ({'; '.join(stale)}); retraining it")
+            print(f"Cached feature classifier {_shown(path)} does not match ({'; '.join(stale)}); retraining it")
             return None
         model.load_state_dict(weights)
         fields = {key: metadata[key] for key in ClassifierInfo.__dataclass_fields__ if key in metadata}
         return ClassifierInfo(**{**fields, "path": str(path), "from_cache": True})
     except (CheckpointError, KeyError, TypeError, AttributeError, RuntimeError) as error:
         # A cache file is only a shortcut: rebuilding it loses nothing, so say why and retrain.
-        print(f"Cached feature classifier {path} is unreadable ({type(error).__name__}: {error}); retraining it")
+        print(f"Cached feature classifier {_shown(path)} is unreadable ({type(error).__name__}: {error}); retraining it")
         return None
 
 
