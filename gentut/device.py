@@ -8,12 +8,15 @@ import contextlib
 import os
 import random
 from dataclasses import dataclass
-from typing import ContextManager
+from typing import Any, ContextManager, Mapping
 
 import numpy as np
 import torch
 
-__all__ = ["pick_device", "Precision", "pick_precision", "autocast", "seed_everything"]
+__all__ = [
+    "pick_device", "Precision", "pick_precision", "autocast", "seed_everything", "forked_rng", "rng_state",
+    "set_rng_state",
+]
 
 
 def pick_device(prefer: str | torch.device | None = None) -> torch.device:
@@ -92,3 +95,32 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def forked_rng(device: torch.device) -> ContextManager:
+    """A context whose random draws (CPU and `device`) leave the global generators as they were:
+    a hook or an evaluation that draws noise does not change the training run."""
+    if device.type == "cpu":
+        return torch.random.fork_rng(devices=[])
+    index = device.index
+    if index is None:
+        index = torch.cuda.current_device() if device.type == "cuda" else 0
+    return torch.random.fork_rng(devices=[index], device_type=device.type)
+
+
+def rng_state(device: torch.device) -> dict[str, Any]:
+    """The global random generators' states (CPU, CUDA if initialised, MPS), for a checkpoint."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    state = {"cpu": torch.get_rng_state(), "cuda": cuda}
+    if device.type == "mps":
+        state["mps"] = torch.mps.get_rng_state()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what `rng_state` returned."""
+    torch.set_rng_state(state["cpu"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if "mps" in state and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(state["mps"])

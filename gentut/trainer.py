@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -41,7 +40,7 @@ from tqdm import tqdm
 from gentut import checkpoint, spec
 from gentut.data.images import ImageData
 from gentut.data.loader import Batch, InMemoryLoader
-from gentut.device import Precision, autocast, pick_device, pick_precision
+from gentut.device import Precision, autocast, forked_rng, pick_device, pick_precision, rng_state, set_rng_state
 from gentut.history import History
 from gentut.hooks import Hook
 from gentut.step import Step, TrainStep, check_optimizers, named_optimizers
@@ -293,7 +292,7 @@ class Trainer:
             return
         was_training = self.model.training
         # forked RNG: a hook drawing noise (a sample grid) must not change the training run
-        with _forked_rng(self.device):
+        with forked_rng(self.device):
             for hook in self.hooks:
                 getattr(hook, event)(self, *args)
         self.model.train(was_training)
@@ -311,7 +310,7 @@ class Trainer:
         sums: dict[str, Tensor] = {}
         count = 0
         try:
-            with _forked_rng(self.device):  # evaluation noise must not change the training run
+            with forked_rng(self.device):  # evaluation noise must not change the training run
                 for batch in loader:
                     batch = batch.to(self.device, non_blocking=True)
                     with autocast(self.device, self.precision):
@@ -356,7 +355,7 @@ class Trainer:
                 for name, (steps, values) in self._pending.items()
             },
             "last_log_step": self._last_log_step,
-            "rng": _rng_state(self.device),
+            "rng": rng_state(self.device),
             "settings": {
                 **asdict(self.settings), "precision": self.precision.label, "device": str(self.device)
             },
@@ -383,7 +382,7 @@ class Trainer:
         self._steps_per_epoch = state["steps_per_epoch"]
         self.history.load_state_dict(state["history"])
         self._latest = {name: self.history.last(name) for name in self.history.names}
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
 
     def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path:
         """Write the trainer's state to `path` (default: `checkpoint_path`) atomically."""
@@ -458,31 +457,6 @@ def _first_non_finite(name: str, steps: list[int], values: list[Tensor]) -> str:
         return f"{name!r} averaged to a non-finite value"
     index = finite.index(False)
     return f"{name!r} became {values[index].item()} at step {steps[index]}"
-
-
-def _forked_rng(device: torch.device) -> AbstractContextManager:
-    if device.type == "cpu":
-        return torch.random.fork_rng(devices=[])
-    index = device.index
-    if index is None:
-        index = torch.cuda.current_device() if device.type == "cuda" else 0
-    return torch.random.fork_rng(devices=[index], device_type=device.type)
-
-
-def _rng_state(device: torch.device) -> dict[str, Any]:
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else []
-    state = {"cpu": torch.get_rng_state(), "cuda": cuda}
-    if device.type == "mps":
-        state["mps"] = torch.mps.get_rng_state()
-    return state
-
-
-def _set_rng_state(state: Mapping[str, Any]) -> None:
-    torch.set_rng_state(state["cpu"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    if "mps" in state and torch.backends.mps.is_available():
-        torch.mps.set_rng_state(state["mps"])
 
 
 def _due(step: int, every: int | None) -> bool:

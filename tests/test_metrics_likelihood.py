@@ -1,6 +1,5 @@
 """ELBO and importance-sampled log-likelihood, checked on a linear-Gaussian model whose log p(x)
 is known exactly: p(z) = N(0, I), p(x | z) = N(Wz + b, s^2 I)  =>  p(x) = N(b, W W^T + s^2 I)."""
-import math
 
 import pytest
 import torch
