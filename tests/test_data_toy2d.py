@@ -65,7 +65,7 @@ def test_far_samples_are_low_quality_and_min_count_applies():
 def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="positive int"):
         ring_of_gaussians(0)
-    with pytest.raises(ValueError, match="std must be > 0"):
+    with pytest.raises(ValueError, match="std must be a positive number"):
         grid_of_gaussians(10, std=0.0)
     with pytest.raises(ValueError, match=r"samples must be a tensor \(n, 2\)"):
         mode_coverage(torch.zeros(5, 3), torch.zeros(2, 2), 1.0)

@@ -15,6 +15,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from gentut.validation import positive_int, positive_number
+
 __all__ = [
     "ToyData",
     "ring_of_gaussians",
@@ -34,16 +36,6 @@ class ToyData(NamedTuple):
     std: float | None = None
 
 
-def _check_count(n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-
-
 def _mixture(n: int, centres: Tensor, std: float, seed: int) -> ToyData:
     """n points from an equal-weight mixture of isotropic Gaussians at `centres`."""
     generator = torch.Generator().manual_seed(seed)
@@ -54,11 +46,11 @@ def _mixture(n: int, centres: Tensor, std: float, seed: int) -> ToyData:
 
 def ring_of_gaussians(n: int, *, modes: int = 8, radius: float = 2.0, std: float = 0.02, seed: int = 0) -> ToyData:
     """`modes` Gaussians evenly spaced on a circle (the Unrolled-GAN / VEEGAN ring)."""
-    _check_count(n)
+    positive_int("n", n)
     if isinstance(modes, bool) or not isinstance(modes, int) or modes < 1:
         raise ValueError(f"modes must be a positive int, got {modes!r}")
-    _check_positive("radius", radius)
-    _check_positive("std", std)
+    positive_number("radius", radius)
+    positive_number("std", std)
     angles = 2 * math.pi * torch.arange(modes, dtype=torch.float64) / modes
     centres = radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)  # (modes, 2)
     return _mixture(n, centres, std, seed)
@@ -66,11 +58,11 @@ def ring_of_gaussians(n: int, *, modes: int = 8, radius: float = 2.0, std: float
 
 def grid_of_gaussians(n: int, *, side: int = 5, spacing: float = 2.0, std: float = 0.05, seed: int = 0) -> ToyData:
     """side x side Gaussians on a square grid centred at 0 (5x5 at -4..4: the PacGAN / VEEGAN grid)."""
-    _check_count(n)
+    positive_int("n", n)
     if isinstance(side, bool) or not isinstance(side, int) or side < 1:
         raise ValueError(f"side must be a positive int, got {side!r}")
-    _check_positive("spacing", spacing)
-    _check_positive("std", std)
+    positive_number("spacing", spacing)
+    positive_number("std", std)
     ticks = spacing * (torch.arange(side, dtype=torch.float64) - (side - 1) / 2)
     xs, ys = torch.meshgrid(ticks, ticks, indexing="ij")
     centres = torch.stack([xs.flatten(), ys.flatten()], dim=1)  # (side * side, 2)
@@ -79,7 +71,7 @@ def grid_of_gaussians(n: int, *, side: int = 5, spacing: float = 2.0, std: float
 
 def two_moons(n: int, *, noise: float = 0.05, seed: int = 0) -> ToyData:
     """Two interleaved half circles (as scikit-learn's make_moons); labels say which moon."""
-    _check_count(n)
+    positive_int("n", n)
     generator = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, 2, (n,), generator=generator)
     t = math.pi * torch.rand(n, generator=generator)
@@ -91,7 +83,7 @@ def two_moons(n: int, *, noise: float = 0.05, seed: int = 0) -> ToyData:
 
 def swiss_roll(n: int, *, noise: float = 0.05, seed: int = 0) -> ToyData:
     """A 2-D spiral, t in [1.5 pi, 4.5 pi], scaled into about [-1, 1]^2 (the diffusion toy)."""
-    _check_count(n)
+    positive_int("n", n)
     generator = torch.Generator().manual_seed(seed)
     t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))
     points = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1) / (4.5 * math.pi)

@@ -10,17 +10,25 @@
 
 Everything public is importable from ``gentut.metrics`` directly.
 """
-from gentut.metrics.latent import active_units, latent_factor_mutual_information, mutual_information_gap
+from gentut.metrics.latent import (
+    active_units,
+    latent_factor_mutual_information,
+    mutual_information_gap,
+)
 from gentut.metrics.likelihood import elbo, importance_sampled_log_likelihood
 from gentut.metrics.modes import ModeCoverage, mode_counts, mode_coverage
-from gentut.metrics.reconstruction import mean_reconstruction_error, roc_auc, roc_curve_points
+from gentut.metrics.reconstruction import (
+    mean_reconstruction_error,
+    roc_auc,
+    roc_curve_points,
+)
 from gentut.metrics.samples import (
+    class_probabilities,
     classifier_score,
     classify,
     density_coverage,
     evaluate_generator,
     extract_features,
-    class_probabilities,
     format_metrics,
     frechet_distance,
     load_or_train_classifier,

@@ -19,8 +19,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-from gentut.losses import gaussian_log_density, standard_normal_log_density
 from gentut.batched import per_example
+from gentut.losses import gaussian_log_density, standard_normal_log_density
+from gentut.validation import positive_int
 
 __all__ = ["elbo", "importance_sampled_log_likelihood"]
 
@@ -40,12 +41,6 @@ def _check_labels(images: Tensor, labels: Tensor | None) -> None:
     if not isinstance(labels, Tensor) or labels.shape != (len(images),):
         got = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
         raise ValueError(f"labels must be a tensor of shape ({len(images)},), got {got}")
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 class _LabelsInStep:
@@ -109,8 +104,8 @@ def importance_sampled_log_likelihood(
     """
     _check_model(model)
     _check_labels(images, labels)
-    samples = _positive_int("samples", samples)
-    chunk = _positive_int("chunk", chunk)
+    samples = positive_int("samples", samples)
+    chunk = positive_int("chunk", chunk)
     batch_labels = _LabelsInStep(labels)
 
     def normal(shape: torch.Size, like: Tensor) -> Tensor:

@@ -11,6 +11,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from gentut.validation import positive_number
+
 __all__ = ["ModeCoverage", "mode_counts", "mode_coverage"]
 
 
@@ -19,18 +21,13 @@ class ModeCoverage(NamedTuple):
     high_quality_share: float
 
 
-def _check_positive(name: str, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-
-
 def mode_counts(samples: Tensor, centres: Tensor, std: float, *, threshold_stds: float = 3.0) -> Tensor:
     """Per mode, how many samples lie within `threshold_stds` standard deviations of it, each
     sample counted for its nearest mode only. Returns (modes,) int64."""
     if not isinstance(samples, Tensor) or samples.ndim != 2 or samples.shape[1] != centres.shape[1]:
         got = tuple(samples.shape) if isinstance(samples, Tensor) else type(samples).__name__
         raise ValueError(f"samples must be a tensor (n, {centres.shape[1]}), got {got}")
-    _check_positive("std", std)
+    positive_number("std", std)
     samples = samples.detach().to("cpu", torch.float64)
     distances = torch.cdist(samples, centres.to(torch.float64))  # (n, modes)
     nearest_distance, nearest = distances.min(dim=1)

@@ -31,13 +31,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gentut.batched import per_example
 from gentut.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from gentut.data.download import cache_dir
 from gentut.data.images import ImageData
 from gentut.device import pick_device, seed_everything
-from gentut.batched import per_example
 from gentut.metrics.tables import format_table
 from gentut.models.classifier import DigitClassifier
+from gentut.validation import positive_int
 
 __all__ = [
     "CLASSIFIER_VERSION",
@@ -446,12 +447,6 @@ def _cross_distance_blocks(fake: Tensor, real: Tensor):
         yield block, torch.cdist(fake[block], real)  # (rows, N)
 
 
-def _check_k(k: object) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    return k
-
-
 def _feature_pair(real, fake) -> tuple[Tensor, Tensor]:
     real_np = _as_features("real_features", real)
     fake_np = _as_features("fake_features", fake)
@@ -478,7 +473,7 @@ def precision_recall(
     Returns:
         (precision, recall).
     """
-    k = _check_k(k)
+    k = positive_int("k", k)
     real, fake = _feature_pair(real_features, fake_features)
     real_radii = _kth_neighbour_distances(real, k)  # (N,)
     fake_radii = _kth_neighbour_distances(fake, k)  # (M,)
@@ -509,7 +504,7 @@ def density_coverage(
     Returns:
         (density, coverage).
     """
-    k = _check_k(k)
+    k = positive_int("k", k)
     real, fake = _feature_pair(real_features, fake_features)
     radii = _kth_neighbour_distances(real, k)  # (N,)
     count = 0
