@@ -38,6 +38,7 @@ from gentut.data.images import ImageData
 from gentut.device import pick_device, seed_everything
 from gentut.metrics.tables import format_table
 from gentut.models.classifier import DigitClassifier
+from gentut.trainer import Trainer
 from gentut.validation import positive_int
 
 __all__ = [
@@ -214,10 +215,6 @@ def load_or_train_classifier(
             info = ClassifierInfo(**{**asdict(info), "accuracy": accuracy, "eval_hash": eval_hash})
         print(f"Feature classifier loaded from cache {_shown(path)}{_accuracy_note(info)}")
         return model, info
-
-    # Imported here: the trainer imports the models, and this module is imported by notebooks
-    # that may only need frechet_distance.
-    from gentut.trainer import Trainer
 
     seed_everything(seed)  # the initial weights
     model = DigitClassifier(num_classes, image_shape=data.image_shape)
