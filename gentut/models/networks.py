@@ -311,6 +311,17 @@ def _conv_channels(base_channels: int, depth: int, channels: Sequence[int] | Non
     return channels
 
 
+def _conv_geometry(
+    base_channels: int, depth: int, channels: Sequence[int] | None, image_size: int, pad: bool,
+    activation: str, norm: str,
+) -> tuple[tuple[int, ...], tuple[int, int]]:
+    """The checked options a convolutional encoder and its mirror decoder share: the stage widths
+    and the padding (before, after) that makes `image_size` halve `depth` times."""
+    choice("activation", activation, ACTIVATIONS)
+    choice("norm", norm, NORMS)
+    return _conv_channels(base_channels, depth, channels), _padding(image_size, depth, pad)
+
+
 def _padding(image_size: int, depth: int, pad: bool) -> tuple[int, int]:
     """Rows (and columns) to add before and after so that `image_size` halves `depth` times."""
     positive_int("image_size", image_size)
@@ -369,12 +380,9 @@ class ConvEncoder(_Encoder):
         super().__init__()
         self.out_dim = positive_int("out_dim", out_dim)
         in_channels = positive_int("in_channels", in_channels)
-        self.base_channels = base_channels
-        self.channels = _conv_channels(base_channels, depth, channels)
-        self.image_size = image_size
-        before, after = _padding(image_size, depth, pad)
-        choice("activation", activation, ACTIVATIONS)
-        choice("norm", norm, NORMS)
+        self.base_channels, self.image_size = base_channels, image_size
+        self.channels, (before, after) = _conv_geometry(base_channels, depth, channels, image_size, pad,
+                                                        activation, norm)
         self.image_shape = (in_channels, image_size, image_size)
 
         layers: list[nn.Module] = []
@@ -444,12 +452,9 @@ class ConvDecoder(_Decoder):
         super().__init__()
         self.latent_dim = positive_int("latent_dim", latent_dim)
         out_channels = positive_int("out_channels", out_channels)
-        self.base_channels = base_channels
-        self.channels = _conv_channels(base_channels, depth, channels)
-        self.image_size = image_size
-        before, after = _padding(image_size, depth, pad)
-        choice("activation", activation, ACTIVATIONS)
-        choice("norm", norm, NORMS)
+        self.base_channels, self.image_size = base_channels, image_size
+        self.channels, (before, after) = _conv_geometry(base_channels, depth, channels, image_size, pad,
+                                                        activation, norm)
         self.output = choice("output", output, OUTPUTS)
         self.image_shape = (out_channels, image_size, image_size)
 
