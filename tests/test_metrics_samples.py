@@ -392,3 +392,20 @@ def test_precision_and_coverage_rank_real_images_above_mild_distortions(trained_
     for images in (families["noise"][1], families["blur"][1]):
         mild = evaluate_generator(images, reference, trained_classifier)
         assert real["precision"] > mild["precision"] and real["coverage"] > mild["coverage"]
+
+
+def test_fd_infinity_removes_the_1_over_n_bias_of_two_samples_of_one_gaussian():
+    # Two samples of the same Gaussian: the finite FD is pure bias, positive and shrinking in N;
+    # its extrapolation to N = infinity is near the true 0 (the real set's own bias aside).
+    rng = np.random.default_rng(0)
+    real = rng.standard_normal((100_000, 8))  # many real images: their own bias is small
+    fake = rng.standard_normal((4_000, 8))
+    finite = [frechet_distance(real, fake[:n]) for n in (500, 1_000, 4_000)]
+    assert finite == sorted(finite, reverse=True) and finite[0] > 0.01
+    infinite = evaluation.frechet_distance_infinity(real, fake)
+    assert abs(infinite) < finite[-1] / 2 and abs(infinite) < finite[0] / 8
+    # a real difference survives: shifted means keep their squared distance, 8 * 0.5^2 = 2 (up to
+    # the sampling error of the estimated means, about 0.05 here)
+    assert evaluation.frechet_distance_infinity(real, fake + 0.5) == pytest.approx(2.0, abs=0.15)
+    with pytest.raises(ValueError, match="at least two distinct subset sizes"):
+        evaluation.frechet_distance_infinity(real, fake, sizes=[100])

@@ -31,6 +31,7 @@ from gentut.metrics.samples import (
     extract_features,
     format_metrics,
     frechet_distance,
+    frechet_distance_infinity,
     load_or_train_classifier,
     precision_recall,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "class_probabilities",
     "format_metrics",
     "frechet_distance",
+    "frechet_distance_infinity",
     "load_or_train_classifier",
     "precision_recall",
     "format_table",
