@@ -1,44 +1,84 @@
 """The 2-D GAN laboratory over more seeds than the chapter runs: modes covered and the share of
 high-quality samples per variant, mean and spread over seeds.
 
-    python bench/gan_toy_lab.py [--seeds 0 1 2 3 4] [--data ring grid] [--processes 2]
+    python bench/gan_toy_lab.py [--seeds 0 1 2 3 4] [--processes 2] [--output PATH]
+    python bench/gan_toy_lab.py --smoke --output /tmp/lab.json   # toy size: proves the code path
 
 It trains exactly the chapter's models (`gentut.lab2d.book_variants`, the same steps and batch
-size) through `gentut.trainer.Trainer`, plus the chapter's "fast discriminator" variant that
-collapses on purpose, and prints one table per data set. Each run is seeded on its own, so a seed
-gives the same numbers here and in the book. Runs go side by side in `--processes` processes of
-one CPU thread each (tiny MLPs gain nothing from more threads).
+size, defined once in `gentut.lab2d`) through `gentut.trainer.Trainer`, plus the chapter's "fast
+discriminator" variant that collapses on purpose, prints one table per data set, and writes them
+with their provenance (command, version, commit, seeds, date, seconds and the hashes of the
+sources they depend on; `gentut.results`) to ``bench/results/gan_toy_lab.json``, which the GAN
+chapter reads. Each run is seeded on its own, so a seed gives the same numbers here and in the
+book. Runs go side by side in `--processes` processes of one CPU thread each (tiny MLPs gain
+nothing from more threads).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import sys
 import time
+from pathlib import Path
 
 from gentut.data.toy2d import grid_of_gaussians, ring_of_gaussians
 from gentut.lab2d import FAST_DISCRIMINATOR, LAB_BATCH, LAB_STEPS, book_variants, compare, format_comparison
+from gentut.results import write_results
 
-# The chapter's settings (book/gan/gan.ipynb, cpu profile), defined once in gentut.lab2d
-STEPS, BATCH_SIZE = LAB_STEPS, LAB_BATCH
+OUTPUT = Path(__file__).resolve().parent / "results" / "gan_toy_lab.json"
+# What the numbers depend on: change one of these and the results file is stale.
+SOURCES = [
+    "bench/gan_toy_lab.py",
+    "gentut/lab2d.py",
+    "gentut/models/gan.py",
+    "gentut/models/networks.py",
+    "gentut/losses.py",
+    "gentut/step.py",
+    "gentut/trainer.py",
+    "gentut/hooks.py",
+    "gentut/spec.py",
+    "gentut/data/toy2d.py",
+    "gentut/data/loader.py",
+    "gentut/metrics/modes.py",
+]
+SMOKE_STEPS = 40
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    parser.add_argument("--data", nargs="+", choices=list(STEPS), default=list(STEPS))
+    parser.add_argument("--data", nargs="+", choices=list(LAB_STEPS), default=list(LAB_STEPS))
     parser.add_argument("--processes", type=int, default=min(4, os.cpu_count() or 1))
-    args = parser.parse_args()
+    parser.add_argument("--output", type=Path, default=OUTPUT, help="where to write the results (JSON)")
+    parser.add_argument("--smoke", action="store_true",
+                        help=f"toy size ({SMOKE_STEPS} steps, one process) to check that the code runs")
+    args = parser.parse_args(argv)
 
     variants = [FAST_DISCRIMINATOR, *book_variants()]
+    processes = 1 if args.smoke else args.processes
     started = time.perf_counter()
+    results = {}
     for name in args.data:
         data = (ring_of_gaussians if name == "ring" else grid_of_gaussians)(50_000, seed=0)
-        results = compare(variants, data, seeds=args.seeds, steps=STEPS[name], batch_size=BATCH_SIZE,
-                          processes=args.processes)
-        print(f"\n{name}: {len(data.centres)} modes, std {data.std}; {STEPS[name]} discriminator updates, "
-              f"batch {BATCH_SIZE}; seeds {args.seeds}; 2500 samples scored per run")
-        print(format_comparison(results, modes=len(data.centres)), flush=True)
-    print(f"\n{time.perf_counter() - started:.0f} s in all, {args.processes} processes")
+        steps = SMOKE_STEPS if args.smoke else LAB_STEPS[name]
+        runs = compare(variants, data, seeds=args.seeds, steps=steps, batch_size=LAB_BATCH, processes=processes)
+        heading = (f"{name}: {len(data.centres)} modes, std {data.std}; {steps} discriminator updates, "
+                   f"batch {LAB_BATCH}; seeds {args.seeds}; 2500 samples scored per run")
+        table = format_comparison(runs, modes=len(data.centres))
+        print(f"\n{heading}\n{table}", flush=True)
+        results[name] = {
+            "heading": heading,
+            "table": table,
+            "steps": steps,
+            "runs": [{"variant": r.variant, "seed": r.seed, "modes_covered": r.modes_covered,
+                      "high_quality_share": r.high_quality_share, "seconds": round(r.seconds, 1)} for r in runs],
+        }
+    seconds = time.perf_counter() - started
+    print(f"\n{seconds:.0f} s in all, {processes} processes")
+    command = " ".join(["python bench/gan_toy_lab.py", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
+    path = write_results(args.output, results, command=command, seeds=args.seeds, seconds=seconds, sources=SOURCES)
+    print(f"results written to {path}")
 
 
 if __name__ == "__main__":

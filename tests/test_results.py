@@ -1,0 +1,62 @@
+"""Results files of long runs: provenance written, read back, stale sources named; the lab's
+benchmark runs at toy size; and the committed results the GAN chapter quotes match the code."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gentut.results import ResultsError, fingerprint, read_results, stale_sources, write_results
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_a_results_file_records_its_provenance_and_names_changed_sources(tmp_path):
+    (tmp_path / "code.py").write_text("x = 1\n")
+    path = write_results(tmp_path / "out" / "r.json", {"table": "a b"}, command="python run.py --seeds 0",
+                         seeds=[0], seconds=12.34, sources=["code.py"], root=tmp_path)
+    record = read_results(path)
+    assert record["command"] == "python run.py --seeds 0" and record["seeds"] == [0] and record["seconds"] == 12.3
+    assert record["results"] == {"table": "a b"} and set(record) >= {"gentut", "commit", "date", "sources"}
+    assert stale_sources(record, root=tmp_path) == []
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert stale_sources(record, root=tmp_path) == ["code.py"]
+    (tmp_path / "code.py").unlink()
+    assert stale_sources(record, root=tmp_path) == ["code.py"]
+
+
+def test_missing_or_foreign_files_get_clear_errors(tmp_path):
+    with pytest.raises(ResultsError, match="no results file at"):
+        read_results(tmp_path / "none.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ResultsError, match="not a readable results file"):
+        read_results(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text(json.dumps({"format": 99}))
+    with pytest.raises(ResultsError, match="not a results file of format 1"):
+        read_results(tmp_path / "other.json")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        fingerprint(["nope.py"], root=tmp_path)
+
+
+def test_the_lab_benchmark_runs_at_toy_size_and_writes_its_results(tmp_path):
+    out = tmp_path / "lab.json"
+    result = subprocess.run(
+        [sys.executable, "bench/gan_toy_lab.py", "--smoke", "--seeds", "0", "--data", "ring", "--output", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    record = read_results(out)
+    assert record["command"].startswith("python bench/gan_toy_lab.py --smoke")
+    ring = record["results"]["ring"]
+    assert ring["steps"] == 40 and len(ring["runs"]) == 5 and "GAN + packing (m = 2)" in ring["table"]
+
+
+def test_the_committed_lab_results_come_from_the_current_code():
+    record = read_results(ROOT / "bench" / "results" / "gan_toy_lab.json")
+    stale = stale_sources(record, root=ROOT)
+    assert not stale, (
+        f"bench/results/gan_toy_lab.json is older than {', '.join(stale)}; re-run `{record['command']}` "
+        f"(about {record['seconds'] / 60:.0f} minutes) and commit the file"
+    )
+    assert "--smoke" not in record["command"] and record["seeds"] == [0, 1, 2, 3, 4]
