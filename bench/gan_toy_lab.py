@@ -24,7 +24,7 @@ from pathlib import Path
 
 from gentut.data.toy2d import grid_of_gaussians, ring_of_gaussians
 from gentut.lab2d import FAST_DISCRIMINATOR, LAB_BATCH, LAB_STEPS, book_variants, compare, format_comparison
-from gentut.results import write_results
+from gentut.results import fingerprint, write_results
 
 OUTPUT = Path(__file__).resolve().parent / "results" / "gan_toy_lab.json"
 # What the numbers depend on: change one of these and the results file is stale.
@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"toy size ({SMOKE_STEPS} steps, one process) to check that the code runs")
     args = parser.parse_args(argv)
 
+    sources = fingerprint(SOURCES)  # the code as it is when the run starts
     variants = [FAST_DISCRIMINATOR, *book_variants()]
     processes = 1 if args.smoke else args.processes
     started = time.perf_counter()
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     seconds = time.perf_counter() - started
     print(f"\n{seconds:.0f} s in all, {processes} processes")
     command = " ".join(["python bench/gan_toy_lab.py", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
-    path = write_results(args.output, results, command=command, seeds=args.seeds, seconds=seconds, sources=SOURCES)
+    path = write_results(args.output, results, command=command, seeds=args.seeds, seconds=seconds, sources=sources)
     print(f"results written to {path}")
 
 

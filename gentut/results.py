@@ -16,7 +16,7 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 __all__ = ["fingerprint", "write_results", "read_results", "stale_sources", "ResultsError"]
 
@@ -58,10 +58,14 @@ def write_results(
     command: str,
     seeds: list[int],
     seconds: float,
-    sources: Iterable[str],
+    sources: Iterable[str] | Mapping[str, str],
     root: str | os.PathLike | None = None,
 ) -> Path:
-    """Write `results` with their provenance to `path` as JSON, atomically; return the path."""
+    """Write `results` with their provenance to `path` as JSON, atomically; return the path.
+
+    `sources` are the files the results depend on, or their `fingerprint` taken when the run
+    started (better: a file edited during a long run then shows as stale, as it should).
+    """
     from gentut import __version__
 
     root = Path(root) if root is not None else _root()
@@ -73,7 +77,7 @@ def write_results(
         "seeds": list(seeds),
         "date": datetime.date.today().isoformat(),
         "seconds": round(float(seconds), 1),
-        "sources": fingerprint(sources, root=root),
+        "sources": dict(sources) if isinstance(sources, Mapping) else fingerprint(sources, root=root),
         "results": results,
     }
     path = Path(path)

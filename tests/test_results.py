@@ -24,6 +24,12 @@ def test_a_results_file_records_its_provenance_and_names_changed_sources(tmp_pat
     assert stale_sources(record, root=tmp_path) == ["code.py"]
     (tmp_path / "code.py").unlink()
     assert stale_sources(record, root=tmp_path) == ["code.py"]
+    # hashes taken when a run started are stored as given: an edit during the run shows as stale
+    (tmp_path / "code.py").write_text("x = 1\n")
+    early = fingerprint(["code.py"], root=tmp_path)
+    (tmp_path / "code.py").write_text("x = 3\n")
+    path = write_results(tmp_path / "r2.json", {}, command="c", seeds=[], seconds=0, sources=early, root=tmp_path)
+    assert stale_sources(read_results(path), root=tmp_path) == ["code.py"]
 
 
 def test_missing_or_foreign_files_get_clear_errors(tmp_path):
