@@ -409,3 +409,14 @@ def test_fd_infinity_removes_the_1_over_n_bias_of_two_samples_of_one_gaussian():
     assert evaluation.frechet_distance_infinity(real, fake + 0.5) == pytest.approx(2.0, abs=0.15)
     with pytest.raises(ValueError, match="at least two distinct subset sizes"):
         evaluation.frechet_distance_infinity(real, fake, sizes=[100])
+
+
+def test_training_the_classifier_leaves_the_callers_random_numbers_alone(digits, tmp_path):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    _train(digits, tmp_path)  # trains (no cache yet)
+    assert torch.equal(torch.rand(3), expected)
+    torch.manual_seed(123)
+    _train(digits, tmp_path)  # loads from the cache: the same stream either way
+    assert torch.equal(torch.rand(3), expected)

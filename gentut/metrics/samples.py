@@ -35,7 +35,7 @@ from gentut.batched import per_example
 from gentut.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from gentut.data.download import cache_dir
 from gentut.data.images import ImageData
-from gentut.device import pick_device, seed_everything
+from gentut.device import forked_rng, pick_device
 from gentut.metrics.tables import format_table
 from gentut.models.classifier import DigitClassifier
 from gentut.trainer import Trainer
@@ -207,7 +207,8 @@ def load_or_train_classifier(
         "num_classes": num_classes, "image_shape": list(data.image_shape),
     }
 
-    model = DigitClassifier(num_classes, image_shape=data.image_shape)
+    with forked_rng(device):  # building the model draws initial weights; the cache replaces them
+        model = DigitClassifier(num_classes, image_shape=data.image_shape)
     info = _load_cached(path, model, wanted)
     if info is not None:
         model.to(device).eval()
@@ -217,13 +218,16 @@ def load_or_train_classifier(
         print(f"Feature classifier loaded from cache {_shown(path)}{_accuracy_note(info)}")
         return model, info
 
-    seed_everything(seed)  # the initial weights
-    model = DigitClassifier(num_classes, image_shape=data.image_shape)
-    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-    trainer = Trainer(model, optimizer, device=device, mixed_precision=False, progress=progress)
-    start = time.perf_counter()
-    trainer.fit(data.loader(BATCH_SIZE, shuffle=True, seed=seed), epochs=epochs)
-    seconds = time.perf_counter() - start
+    # Forked generators: whether the classifier came from the cache or was trained here must not
+    # change the random numbers the caller draws next (a chapter's samples after this call).
+    with forked_rng(device):
+        torch.manual_seed(seed)  # the initial weights
+        model = DigitClassifier(num_classes, image_shape=data.image_shape)
+        optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+        trainer = Trainer(model, optimizer, device=device, mixed_precision=False, progress=progress)
+        start = time.perf_counter()
+        trainer.fit(data.loader(BATCH_SIZE, shuffle=True, seed=seed), epochs=epochs)
+        seconds = time.perf_counter() - start
     model.eval()
     accuracy = None if eval_data is None else model.accuracy(eval_data.images, eval_data.labels)
     info = ClassifierInfo(
