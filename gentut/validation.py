@@ -18,9 +18,7 @@ __all__ = [
     "is_int",
     "is_number",
     "positive_int",
-    "non_negative_int",
     "positive_number",
-    "non_negative_number",
     "probability",
     "choice",
     "int_tuple",
@@ -45,21 +43,9 @@ def positive_int(name: str, value: object, why: str = "") -> int:
     return value  # type: ignore[return-value]
 
 
-def non_negative_int(name: str, value: object, why: str = "") -> int:
-    if not is_int(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int{_why(why)}, got {value!r}")
-    return value  # type: ignore[return-value]
-
-
 def positive_number(name: str, value: object, why: str = "") -> float:
     if not is_number(value) or value <= 0:
         raise ValueError(f"{name} must be a positive number{_why(why)}, got {value!r}")
-    return value  # type: ignore[return-value]
-
-
-def non_negative_number(name: str, value: object, why: str = "") -> float:
-    if not is_number(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative number{_why(why)}, got {value!r}")
     return value  # type: ignore[return-value]
 
 
