@@ -3,6 +3,7 @@
 #   make book      HTML book from the outputs stored in the notebooks -> _build/html/index.html
 #   make test      unit tests, every notebook in _toc.yml in the smoke profile, the book build
 #   make execute   re-run every notebook in the cpu profile and store its outputs (commit them)
+#   make data      make the notebooks' data set available (done by make execute; not needed by make test)
 #   make lab       JupyterLab on book/
 #   make clean     remove build outputs (keeps the virtual environment)
 #
@@ -24,11 +25,14 @@ NOTEBOOK_JOBS ?= 2
 CELL_TIMEOUT ?= 300
 # Notebooks for `make execute`; empty means every notebook in _toc.yml.
 NOTEBOOKS ?=
+# The data set `make execute` runs the notebooks on: fashion-mnist (the stored outputs), mnist, or
+# synthetic-digits (needs nothing).
+DATASET ?= fashion-mnist
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all install book test unit notebooks execute check lab clean
+.PHONY: all install book test unit notebooks data execute check lab clean
 
 all: book
 
@@ -56,8 +60,20 @@ notebooks: $(STAMP)
 
 test: unit notebooks book
 
-execute: $(STAMP)
-	$(BIN)/python -m gentut.notebooks execute $(NOTEBOOKS)
+# Files already on the machine first; then Debian's package where apt-get can be used (as root,
+# or through sudo without a password); then the download. If all fail, the message names the ways.
+data: $(STAMP)
+	@if [ "$(DATASET)" = synthetic-digits ]; then exit 0; fi; \
+	if GENTUT_OFFLINE=1 $(BIN)/python -m gentut.data fetch $(DATASET) >/dev/null 2>&1; then \
+		echo "$(DATASET) is on this machine"; exit 0; fi; \
+	if [ "$(DATASET)" = fashion-mnist ] && command -v apt-get >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get install -y dataset-fashion-mnist || true; \
+		elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+			sudo -n apt-get install -y dataset-fashion-mnist || true; fi; fi; \
+	$(BIN)/python -m gentut.data fetch $(DATASET)
+
+execute: data
+	GENTUT_DATASET=$(DATASET) $(BIN)/python -m gentut.notebooks execute $(NOTEBOOKS)
 
 check: $(STAMP)
 	$(BIN)/python -m gentut.notebooks check

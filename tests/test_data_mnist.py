@@ -1,4 +1,7 @@
-"""MNIST loading without the network: small IDX files in tmp_path, file:// URLs, fake openers."""
+"""MNIST loading without the network: small IDX files in tmp_path, file:// URLs, fake openers.
+
+The real Fashion-MNIST files are checked too where Debian's dataset-fashion-mnist is installed.
+"""
 import dataclasses
 import gzip
 import hashlib
@@ -12,7 +15,7 @@ import gentut.data.download as download_module
 import gentut.data.mnist as mnist_module
 from gentut.data.download import ChecksumError, OfflineError, download, probe
 from gentut.data.idx import read_idx_images, read_idx_labels, write_idx
-from gentut.data.mnist import MNIST, RemoteDataset, load_idx_dataset, load_mnist
+from gentut.data.mnist import MNIST, RemoteDataset, load_fashion_mnist, load_idx_dataset, load_mnist
 
 
 def _sha256(path):
@@ -20,16 +23,31 @@ def _sha256(path):
 
 
 def _small_mnist(folder, split="train", n=6):
-    """Write a tiny MNIST-shaped split into folder; returns (images, labels, sha256 table)."""
+    """Write a tiny MNIST-shaped split (.gz) into folder; returns (images, labels, pins).
+
+    `pins` holds the keyword arguments of RemoteDataset that make these files the pinned release:
+    idx_sha256 (decompressed contents) and gz_sha256 (the .gz bytes written here).
+    """
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
     labels = (np.arange(n) % 10).astype(np.uint8)
-    image_file, label_file = MNIST.files(split)
     folder.mkdir(parents=True, exist_ok=True)
-    write_idx(folder / image_file, images)
-    write_idx(folder / label_file, labels)
-    table = {image_file: _sha256(folder / image_file), label_file: _sha256(folder / label_file)}
-    return images, labels, table
+    idx, gz = {}, {}
+    for base, array in zip(MNIST.files(split), (images, labels)):
+        write_idx(folder / f"{base}.gz", array)
+        gz[f"{base}.gz"] = _sha256(folder / f"{base}.gz")
+        idx[base] = hashlib.sha256(gzip.decompress((folder / f"{base}.gz").read_bytes())).hexdigest()
+    for other in ("train", "test"):  # every key present, as in the real tables
+        for base in MNIST.files(other):
+            idx.setdefault(base, "0" * 64)
+            gz.setdefault(f"{base}.gz", "0" * 64)
+    return images, labels, {"idx_sha256": idx, "gz_sha256": gz}
+
+
+def _recompress(folder, base, level=1):
+    """Compress `base`'s contents again, as another tool would: other bytes, same contents."""
+    contents = gzip.decompress((folder / f"{base}.gz").read_bytes())
+    (folder / f"{base}.gz").write_bytes(gzip.compress(contents, compresslevel=level, mtime=1234567890))
 
 
 def test_idx_round_trip_gzip_and_raw(tmp_path):
@@ -64,8 +82,8 @@ def test_idx_broken_gzip_is_reported(tmp_path):
 
 
 def test_load_from_cache_gives_images_in_unit_range(tmp_path, monkeypatch):
-    images, labels, table = _small_mnist(tmp_path / "mnist", "test")
-    monkeypatch.setattr(mnist_module, "MNIST", dataclasses.replace(MNIST, sha256=table))  # tiny files' own checksums
+    images, labels, pins = _small_mnist(tmp_path / "mnist", "test")
+    monkeypatch.setattr(mnist_module, "MNIST", dataclasses.replace(MNIST, **pins))  # tiny files' own checksums
     data = load_mnist("test", root=tmp_path, download=False)
     assert data.images.shape == (6, 1, 28, 28) and data.images.dtype == torch.float32
     assert torch.allclose(data.images[:, 0] * 255, torch.from_numpy(images).float(), atol=1e-3)
@@ -78,32 +96,76 @@ def test_missing_file_without_download_is_clear(tmp_path):
         load_mnist("train", root=tmp_path, download=False)
 
 
-def test_cached_file_with_wrong_checksum_says_delete_it(tmp_path, monkeypatch):
-    _, _, table = _small_mnist(tmp_path / "mnist", "test")
-    bad = dict(table)
-    bad["t10k-images-idx3-ubyte.gz"] = "0" * 64
-    monkeypatch.setattr(mnist_module, "MNIST", dataclasses.replace(MNIST, sha256=bad))
-    with pytest.raises(ChecksumError, match=r"expected sha256 0{64}, got [0-9a-f]{64}; delete .*t10k-images"):
+def test_recompressed_and_uncompressed_files_are_accepted_by_their_contents(tmp_path, monkeypatch):
+    images, labels, pins = _small_mnist(tmp_path / "mnist", "test")
+    monkeypatch.setattr(mnist_module, "MNIST", dataclasses.replace(MNIST, **pins))
+    images_base, labels_base = MNIST.files("test")
+    _recompress(tmp_path / "mnist", images_base)  # the .gz pin no longer matches these bytes
+    assert _sha256(tmp_path / "mnist" / f"{images_base}.gz") != pins["gz_sha256"][f"{images_base}.gz"]
+    label_gz = tmp_path / "mnist" / f"{labels_base}.gz"  # and the labels decompressed, as a reader may keep them
+    (tmp_path / "mnist" / labels_base).write_bytes(gzip.decompress(label_gz.read_bytes()))
+    label_gz.unlink()
+    data = load_mnist("test", root=tmp_path, download=False)
+    assert torch.equal((data.images[:, 0] * 255).round().to(torch.uint8), torch.from_numpy(images))
+    assert data.labels.tolist() == labels.tolist()
+
+
+def test_file_with_other_contents_is_named_and_left_alone(tmp_path, monkeypatch):
+    _, _, pins = _small_mnist(tmp_path / "mnist", "test")
+    monkeypatch.setattr(mnist_module, "MNIST", dataclasses.replace(MNIST, **pins))
+    path = tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz"
+    write_idx(path, np.zeros((6, 28, 28), dtype=np.uint8))  # a valid IDX file, but not the release
+    before = path.read_bytes()
+    with pytest.raises(ChecksumError) as caught:
         load_mnist("test", root=tmp_path, download=False)
+    message = str(caught.value)
+    expected = pins["idx_sha256"]["t10k-images-idx3-ubyte"]
+    found = hashlib.sha256(gzip.decompress(before)).hexdigest()
+    assert f"sha256 {found}" in message and expected in message and "t10k-images-idx3-ubyte.gz" in message
+    assert "delete" not in message.lower() and "left the file as it is" in message
+    assert path.read_bytes() == before
+
+
+def test_system_folder_is_searched_before_the_cache(tmp_path, monkeypatch):
+    system = tmp_path / "usr-share"
+    images, _, pins = _small_mnist(system, "train", n=4)
+    _recompress(system, "train-images-idx3-ubyte", level=9)
+    _small_mnist(tmp_path / "cache" / "mnist", "train", n=4)
+    dataset = dataclasses.replace(MNIST, **pins, system_dirs=(str(system),), system_package="dataset-tiny")
+    monkeypatch.setenv("GENTUT_DATA", str(tmp_path / "cache"))
+    paths, where = mnist_module.find_files(dataset, "train")
+    assert paths[0].parent == system and where == "the system package dataset-tiny"
+    data = load_idx_dataset(dataset, "train", download_missing=False)
+    assert "from the system package dataset-tiny" in data.source and str(tmp_path) not in data.source
+    assert mnist_module.find_files(dataset, "test") is None  # the test split is in neither folder
+
+
+@pytest.mark.skipif(not mnist_module.is_available(mnist_module.FASHION_MNIST, "test"),
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_installed_fashion_mnist_matches_the_pinned_release():
+    data = load_fashion_mnist("test", download=False)
+    assert data.images.shape == (10_000, 1, 28, 28)
+    assert data.labels.bincount().tolist() == [1000] * 10  # the release's balanced test split
+    assert data.class_names[0] == "T-shirt/top" and data.class_names[9] == "Ankle boot"
 
 
 def test_download_from_file_url_verifies_and_writes_atomically(tmp_path):
     source = tmp_path / "mirror"
-    _, labels, table = _small_mnist(source, "train")
+    _, labels, pins = _small_mnist(source, "train")
     destination = tmp_path / "cache" / "train-labels-idx1-ubyte.gz"
     destination.parent.mkdir()
     url = (source / "train-labels-idx1-ubyte.gz").as_uri()
-    path = download([url], destination, sha256=table["train-labels-idx1-ubyte.gz"])
+    path = download([url], destination, sha256=pins["gz_sha256"]["train-labels-idx1-ubyte.gz"])
     assert path == destination and np.array_equal(read_idx_labels(path), labels)
     assert sorted(p.name for p in destination.parent.iterdir()) == [destination.name]
 
 
 def test_download_tries_next_mirror(tmp_path):
     source = tmp_path / "mirror"
-    _, _, table = _small_mnist(source, "train")
+    _, _, pins = _small_mnist(source, "train")
     name = "train-labels-idx1-ubyte.gz"
     urls = [(tmp_path / "missing" / name).as_uri(), (source / name).as_uri()]
-    path = download(urls, tmp_path / name, sha256=table[name])
+    path = download(urls, tmp_path / name, sha256=pins["gz_sha256"][name])
     assert path.exists()
 
 
@@ -171,19 +233,37 @@ def test_probe_reports_unreachable_host(monkeypatch):
 
 def test_full_dataset_download_over_file_urls(tmp_path, monkeypatch):
     mirror = tmp_path / "mirror"
-    images, labels, table = _small_mnist(mirror, "train", n=12)
+    images, labels, pins = _small_mnist(mirror, "train", n=12)
+    _recompress(mirror, "train-images-idx3-ubyte")  # a mirror that compressed the file its own way
     dataset = RemoteDataset(
-        name="tiny", title="Tiny", mirrors=(mirror.as_uri() + "/",), sha256=table,
+        name="tiny", title="Tiny", mirrors=(mirror.as_uri() + "/",), **pins,
         class_names=tuple("0123456789"), citation="test",
     )
     data = load_idx_dataset(dataset, "train", root=tmp_path / "cache")
     assert len(data) == 12 and data.labels.tolist() == labels.tolist()
     assert (tmp_path / "cache" / "tiny" / "train-images-idx3-ubyte.gz").exists()
+    assert data.source.endswith("downloaded into the gentut data cache")
+
+
+def test_download_with_other_contents_is_rejected_and_not_kept(tmp_path):
+    mirror = tmp_path / "mirror"
+    _, _, pins = _small_mnist(mirror, "train", n=12)
+    pins["idx_sha256"]["train-labels-idx1-ubyte"] = "1" * 64  # a release other than the mirror's
+    pins["gz_sha256"]["train-labels-idx1-ubyte.gz"] = "2" * 64
+    dataset = RemoteDataset(
+        name="tiny", title="Tiny", mirrors=(mirror.as_uri() + "/",), **pins,
+        class_names=tuple("0123456789"), citation="test",
+    )
+    with pytest.raises(ChecksumError, match="does not hold Tiny's train-labels-idx1-ubyte"):
+        load_idx_dataset(dataset, "train", root=tmp_path / "cache")
+    assert not (tmp_path / "cache" / "tiny" / "train-labels-idx1-ubyte.gz").exists()
 
 
 def test_pinned_checksums_are_sha256_hex():
     from gentut.data.mnist import DATASETS
 
     for dataset in DATASETS.values():
-        assert set(dataset.sha256) == {*dataset.files("train"), *dataset.files("test")}
-        assert all(len(v) == 64 and int(v, 16) >= 0 for v in dataset.sha256.values())
+        bases = {*dataset.files("train"), *dataset.files("test")}
+        assert set(dataset.idx_sha256) == bases and set(dataset.gz_sha256) == {b + ".gz" for b in bases}
+        for value in [*dataset.idx_sha256.values(), *dataset.gz_sha256.values()]:
+            assert len(value) == 64 and int(value, 16) >= 0

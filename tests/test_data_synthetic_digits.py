@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from gentut.data import load_digits
+from gentut.data import load_book_images
 from gentut.data.synthetic_digits import make_synthetic_digits
 
 
@@ -81,7 +81,7 @@ def test_source_names_generator_and_seed(digits):
     assert digits.class_names == tuple("0123456789")
 
 
-def test_load_digits_in_smoke_profile_never_touches_network(monkeypatch, tmp_path):
+def test_book_images_in_smoke_profile_never_touch_network(monkeypatch, tmp_path):
     import gentut.data.download as download
 
     def no_network(*args, **kwargs):
@@ -90,12 +90,12 @@ def test_load_digits_in_smoke_profile_never_touches_network(monkeypatch, tmp_pat
     monkeypatch.setattr(download, "_open", no_network)
     monkeypatch.setattr(download.socket, "create_connection", no_network)
     monkeypatch.setenv("GENTUT_PROFILE", "smoke")
-    data = load_digits("train", n=20, root=tmp_path)
+    data = load_book_images("mnist", "train", n=20, root=tmp_path)
     assert data.name == "synthetic-digits" and len(data) == 20
-    assert "smoke" in data.source and "synthetic digits" in data.source
+    assert data.source.startswith("MNIST is not on this machine and the smoke profile does not download")
 
 
-def test_load_digits_falls_back_when_offline(monkeypatch, tmp_path):
+def test_book_images_fall_back_in_one_clean_line_when_offline(monkeypatch, tmp_path):
     import gentut.data.download as download
 
     def unreachable(*args, **kwargs):
@@ -104,13 +104,16 @@ def test_load_digits_falls_back_when_offline(monkeypatch, tmp_path):
     monkeypatch.setenv("GENTUT_PROFILE", "cpu")
     monkeypatch.delenv("GENTUT_OFFLINE", raising=False)
     monkeypatch.setattr(download.socket, "create_connection", unreachable)
-    data = load_digits("test", n=10, root=tmp_path)
+    data = load_book_images("fashion-mnist", "test", n=10, root=tmp_path)
     assert data.name == "synthetic-digits"
-    assert data.source.startswith("MNIST unavailable (offline") and "unreachable" in data.source
+    assert data.source == (
+        "Fashion-MNIST is not on this machine and cannot be downloaded (offline); "
+        "using offline synthetic digits (generated, seed 0, split 'test')"
+    )  # no exception text, no paths
 
 
 def test_gentut_offline_forces_synthetic(monkeypatch, tmp_path):
     monkeypatch.setenv("GENTUT_PROFILE", "cpu")
     monkeypatch.setenv("GENTUT_OFFLINE", "1")
-    data = load_digits("test", n=10, root=tmp_path)
+    data = load_book_images("mnist", "test", n=10, root=tmp_path)
     assert data.name == "synthetic-digits" and "GENTUT_OFFLINE" in data.source

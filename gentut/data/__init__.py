@@ -1,9 +1,9 @@
 """Data for the book: image sets by name, the offline synthetic digits, and 2-D toys.
 
-One line gives a notebook its digits, whatever the machine::
+One line gives a notebook its images, whatever the machine::
 
-    data = load_digits("train")   # MNIST if cached or downloadable, else synthetic digits
-    print(data.source)            # says which, and why
+    data = load_book_images("fashion-mnist", "train")  # installed, cached or downloaded, else synthetic digits
+    print(data.source)                                 # says which, and why
 
 `load_images(name)` asks for one data set by name; `ImageData.from_tensor(x)` wraps a reader's
 own images. Nothing here touches the disk or the network at import.
@@ -18,7 +18,7 @@ from gentut.data.checks import check_images, check_labels
 from gentut.data.download import OfflineError, cache_dir, is_offline_forced, probe
 from gentut.data.images import ImageData
 from gentut.data.loader import Batch, InMemoryLoader
-from gentut.data.mnist import DATASETS, is_cached, load_fashion_mnist, load_mnist
+from gentut.data.mnist import DATASETS, is_available, load_fashion_mnist, load_mnist
 from gentut.data.shapes import FactorData, make_shapes, render_shapes
 from gentut.data.sklearn_digits import load_sklearn_digits
 from gentut.data.synthetic_digits import make_synthetic_digits
@@ -31,6 +31,7 @@ from gentut.data.toy2d import (
 )
 
 __all__ = [
+    "BOOK_DATASETS",
     "IMAGE_DATASETS",
     "Batch",
     "FactorData",
@@ -43,7 +44,7 @@ __all__ = [
     "check_images",
     "check_labels",
     "grid_of_gaussians",
-    "load_digits",
+    "load_book_images",
     "load_fashion_mnist",
     "load_images",
     "load_mnist",
@@ -114,25 +115,30 @@ def _is_smoke() -> bool:
     return current_profile().is_smoke
 
 
-def load_digits(
+BOOK_DATASETS = ("fashion-mnist", "mnist", "synthetic-digits")
+
+
+def load_book_images(
+    name: str = "fashion-mnist",
     split: str = "train",
     *,
     n: int | None = None,
     seed: int = 0,
-    prefer: str = "mnist",
     allow_download: bool | None = None,
     root: str | os.PathLike | None = None,
 ) -> ImageData:
-    """Digits for a notebook: MNIST when it is cached or can be fetched, else synthetic digits.
+    """A chapter's images: data set `name` if it is on this machine or can be fetched, else
+    the offline synthetic digits.
 
-    The network is tried at most once, with a short timeout, so an offline machine falls back
-    in seconds. It is not tried at all in the smoke profile (tests, CI), when GENTUT_OFFLINE=1,
-    or with `allow_download=False`. `prefer="synthetic-digits"` skips MNIST altogether. The
-    returned `ImageData.source` says which data was used and why. A cached MNIST file with a
-    wrong checksum is an error (it names the file to delete), not a silent fallback.
+    `name` is "fashion-mnist" (the book's stored outputs), "mnist" or "synthetic-digits". Local
+    files are used first (a system package such as Debian's dataset-fashion-mnist, then the
+    cache). The network is tried at most once, with a short timeout, and not at all in the smoke
+    profile (tests, CI), when GENTUT_OFFLINE=1, or with `allow_download=False`. The returned
+    `ImageData.source` says in one line which data was used and why. A local file whose contents
+    are not the pinned release is an error that says what was found, not a silent fallback.
     """
-    if prefer not in ("mnist", "synthetic-digits"):
-        raise ValueError(f"prefer must be 'mnist' or 'synthetic-digits', got {prefer!r}")
+    if name not in BOOK_DATASETS:
+        raise ValueError(f"name must be one of {BOOK_DATASETS}, got {name!r}")
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
 
@@ -146,21 +152,32 @@ def load_digits(
             class_names=data.class_names,
         )
 
-    if prefer == "synthetic-digits":
+    if name == "synthetic-digits":
         return fallback("")
-    mnist = DATASETS["mnist"]
-    if not is_cached(mnist, split, root):
+    dataset = DATASETS[name]
+    if not is_available(dataset, split, root):
+        missing = f"{dataset.title} is not on this machine"
         if _is_smoke():
-            return fallback("MNIST not downloaded in the smoke profile (no network in tests)")
+            return fallback(f"{missing} and the smoke profile does not download")
         if is_offline_forced():
-            return fallback("MNIST not cached and GENTUT_OFFLINE is set")
+            return fallback(f"{missing} and GENTUT_OFFLINE is set")
         if allow_download is False:
-            return fallback("MNIST not cached and allow_download=False")
+            return fallback(f"{missing} and allow_download=False")
         try:  # one quick connection attempt before any download
-            probe(mnist.mirrors[0])
-        except OfflineError as error:
-            return fallback(f"MNIST unavailable (offline: {error.__cause__ or error})")
+            probe(dataset.mirrors[0])
+        except OfflineError:
+            return fallback(f"{missing} and cannot be downloaded (offline)")
     try:
-        return load_images("mnist", split, n=n, root=root, download=True)
-    except OfflineError as error:
-        return fallback(f"MNIST unavailable (download failed: {str(error).split(' -- ')[-1][:200]})")
+        data = load_images(name, split, root=root, download=True)
+    except OfflineError:
+        return fallback(f"{dataset.title} is not on this machine and its download failed")
+    if n is None or n >= len(data):
+        return data
+    subset = data.subset(n)
+    return ImageData(
+        images=subset.images,
+        labels=subset.labels,
+        name=subset.name,
+        source=f"{data.source}: the first {n:,} of {len(data):,} images",
+        class_names=subset.class_names,
+    )

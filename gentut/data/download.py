@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 import urllib.parse
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 __all__ = [
     "ChecksumError",
@@ -88,7 +88,13 @@ def _open(url: str, timeout: float):
     return urllib.request.urlopen(url, timeout=timeout)
 
 
-def _fetch(url: str, destination: Path, expected_sha256: str | None, timeout: float) -> None:
+def _fetch(
+    url: str,
+    destination: Path,
+    expected_sha256: str | None,
+    timeout: float,
+    verify: Callable[[Path], None] | None = None,
+) -> None:
     """Stream `url` into a temporary file next to `destination`, verify, then rename atomically."""
     handle, temporary = tempfile.mkstemp(prefix=destination.name + ".", suffix=".part", dir=destination.parent)
     try:
@@ -101,9 +107,10 @@ def _fetch(url: str, destination: Path, expected_sha256: str | None, timeout: fl
         if expected_sha256 is not None and got != expected_sha256.lower():
             raise ChecksumError(
                 f"checksum mismatch for {destination.name} from {url}: expected sha256 "
-                f"{expected_sha256}, got {got}; the bad download was deleted -- delete "
-                f"{destination} too if it exists, and retry"
+                f"{expected_sha256}, got {got}; the bad download was discarded, nothing was written"
             )
+        if verify is not None:
+            verify(Path(temporary))
         os.replace(temporary, destination)
     finally:
         if os.path.exists(temporary):
@@ -116,11 +123,13 @@ def download(
     *,
     sha256: str | None,
     timeout: float = CONNECT_TIMEOUT,
+    verify: Callable[[Path], None] | None = None,
 ) -> Path:
     """Fetch `destination` from the first mirror in `urls` that answers; verify its SHA-256.
 
-    An existing file with the right checksum is kept (no network). A file with a wrong checksum
-    is an error that names the file to delete. If no mirror can be reached, raises
+    `verify(path)`, if given, checks the downloaded file further (raising `ChecksumError`) before
+    it is moved into place. An existing file is kept (no network) if its checksum is right; a
+    wrong one is an error that says what was found. If no mirror can be reached, raises
     `OfflineError`, whose message names the offline alternative.
     """
     destination = Path(destination)
@@ -129,9 +138,11 @@ def download(
     if destination.exists():
         if sha256 is not None and (got := sha256_of(destination)) != sha256.lower():
             raise ChecksumError(
-                f"checksum mismatch for {destination}: expected sha256 {sha256}, got {got}; "
-                f"delete {destination} and retry"
+                f"checksum mismatch for the existing file {destination.name}: expected sha256 "
+                f"{sha256}, got {got}; gentut leaves the file as it is"
             )
+        if verify is not None:
+            verify(destination)
         return destination
     if is_offline_forced():
         raise OfflineError(f"GENTUT_OFFLINE is set, so {destination.name} is not downloaded; {OFFLINE_HINT}")
@@ -139,7 +150,7 @@ def download(
     failures = []
     for url in urls:
         try:
-            _fetch(url, destination, sha256, timeout)
+            _fetch(url, destination, sha256, timeout, verify)
             return destination
         except ChecksumError:
             raise

@@ -13,51 +13,61 @@ import struct
 
 import numpy as np
 
-__all__ = ["IMAGES_MAGIC", "LABELS_MAGIC", "read_idx", "read_idx_images", "read_idx_labels", "write_idx"]
+__all__ = [
+    "IMAGES_MAGIC",
+    "LABELS_MAGIC",
+    "decompress",
+    "parse_idx",
+    "read_idx",
+    "read_idx_images",
+    "read_idx_labels",
+    "write_idx",
+]
 
 IMAGES_MAGIC = 2051  # unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # unsigned bytes, 1 dimension
 
 
-def _read_bytes(path: str | os.PathLike) -> bytes:
-    with open(path, "rb") as handle:
-        head = handle.read(2)
-        handle.seek(0)
-        if head == b"\x1f\x8b":  # gzip's magic bytes
-            try:
-                return gzip.decompress(handle.read())
-            except (OSError, EOFError) as error:
-                raise ValueError(f"{path} is not a complete gzip file ({error}); delete it and retry") from error
-        return handle.read()
+def decompress(raw: bytes, name: str) -> bytes:
+    """`raw` unpacked if it is gzip data (by its magic bytes), else `raw` itself."""
+    if raw[:2] != b"\x1f\x8b":  # gzip's magic bytes
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError) as error:
+        raise ValueError(f"{name} is not a complete gzip file ({error})") from error
 
 
-def read_idx(path: str | os.PathLike, *, expected_magic: int | None = None) -> np.ndarray:
-    """The uint8 array stored in an IDX file (gzip or raw), checking magic number and length."""
-    data = _read_bytes(path)
+def parse_idx(data: bytes, name: str, *, expected_magic: int | None = None) -> np.ndarray:
+    """The uint8 array in the (decompressed) IDX bytes `data`; `name` labels the errors."""
     if len(data) < 4:
-        raise ValueError(f"{path} is too short for an IDX file: {len(data)} bytes")
+        raise ValueError(f"{name} is too short for an IDX file: {len(data)} bytes")
     (magic,) = struct.unpack(">i", data[:4])
     if expected_magic is not None and magic != expected_magic:
         kind = {IMAGES_MAGIC: "images", LABELS_MAGIC: "labels"}.get(expected_magic, "IDX")
         raise ValueError(
-            f"{path} is not an IDX {kind} file: expected magic number {expected_magic}, got {magic}"
+            f"{name} is not an IDX {kind} file: expected magic number {expected_magic}, got {magic}"
         )
     if magic >> 8 != 0x08:
-        raise ValueError(f"{path}: only unsigned-byte IDX files (magic 0x08xx) are supported, got {magic:#x}")
+        raise ValueError(f"{name}: only unsigned-byte IDX files (magic 0x08xx) are supported, got {magic:#x}")
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise ValueError(f"{path} is truncated: header needs {header} bytes, file has {len(data)}")
+        raise ValueError(f"{name} is truncated: header needs {header} bytes, file has {len(data)}")
     shape = struct.unpack(f">{ndim}I", data[4:header])
     expected = int(np.prod(shape, dtype=np.int64))
     got = len(data) - header
     if got != expected:
         problem = "truncated" if got < expected else "longer than its header says"
-        raise ValueError(
-            f"{path} is {problem}: shape {tuple(shape)} needs {expected} data bytes, got {got}; "
-            f"delete it and retry"
-        )
+        raise ValueError(f"{name} is {problem}: shape {tuple(shape)} needs {expected} data bytes, got {got}")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def read_idx(path: str | os.PathLike, *, expected_magic: int | None = None) -> np.ndarray:
+    """The uint8 array stored in an IDX file (gzip or raw), checking magic number and length."""
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    return parse_idx(decompress(raw, str(path)), str(path), expected_magic=expected_magic)
 
 
 def read_idx_images(path: str | os.PathLike) -> np.ndarray:

@@ -138,7 +138,7 @@ def _check_labelled(name: str, data: object) -> ImageData:
     if data.labels is None:
         raise ValueError(
             f"{name} {data.name!r} has no labels, but the feature classifier learns to predict classes; "
-            "train it on a labelled data set (e.g. gentut.data.load_digits())"
+            "train it on a labelled data set (e.g. gentut.data.load_book_images())"
         )
     return data
 
@@ -173,7 +173,7 @@ def load_or_train_classifier(
     they are not Inception metrics.
 
     Args:
-        data: labelled training images, e.g. ``gentut.data.load_digits("train")``.
+        data: labelled training images, e.g. ``gentut.data.load_book_images("fashion-mnist", "train")``.
         eval_data: labelled held-out images to report accuracy on (recomputed on load if they
             differ from the ones stored with the cache).
         version: the recipe version; files made by another version are retrained.
