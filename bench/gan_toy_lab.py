@@ -4,10 +4,10 @@ high-quality samples per variant, mean and spread over seeds.
     python bench/gan_toy_lab.py [--seeds 0 1 2 3 4] [--processes 2] [--output PATH]
     python bench/gan_toy_lab.py --smoke --output /tmp/lab.json   # toy size: proves the code path
 
-It trains exactly the chapter's models (`gentut.lab2d.book_variants`, the same steps and batch
-size, defined once in `gentut.lab2d`) through `gentut.trainer.Trainer`, plus the chapter's "fast
-discriminator" variant that collapses on purpose, prints one table per data set, and writes them
-with their provenance (command, version, commit, seeds, date, seconds and the hashes of the
+It runs `gentut.lab2d.run_lab`: the chapter's models (`gentut.lab2d.book_variants`, the steps and
+batch size defined once in `gentut.lab2d`) trained through `gentut.trainer.Trainer`, plus the
+chapter's "fast discriminator" variant that collapses on purpose; prints one table per data set,
+and writes them, with the first seed's samples for the chapter's figure, and their provenance (command, version, commit, seeds, date, seconds and the hashes of the
 sources they depend on; `gentut.results`) to ``bench/results/gan_toy_lab.json``, which the GAN
 chapter reads. Each run is seeded on its own, so a seed gives the same numbers here and in the
 book. Runs go side by side in `--processes` processes of one CPU thread each (tiny MLPs gain
@@ -22,11 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-from gentut.data.toy2d import grid_of_gaussians, ring_of_gaussians
-from gentut.lab2d import FAST_DISCRIMINATOR, LAB_BATCH, LAB_STEPS, book_variants, compare, format_comparison
+from gentut.lab2d import LAB_RESULTS, LAB_STEPS, run_lab
 from gentut.results import fingerprint, write_results
 
-OUTPUT = Path(__file__).resolve().parent / "results" / "gan_toy_lab.json"
+OUTPUT = LAB_RESULTS  # bench/results/gan_toy_lab.json
 # What the numbers depend on: change one of these and the results file is stale.
 SOURCES = [
     "bench/gan_toy_lab.py",
@@ -56,25 +55,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     sources = fingerprint(SOURCES)  # the code as it is when the run starts
-    variants = [FAST_DISCRIMINATOR, *book_variants()]
     processes = 1 if args.smoke else args.processes
     started = time.perf_counter()
-    results = {}
-    for name in args.data:
-        data = (ring_of_gaussians if name == "ring" else grid_of_gaussians)(50_000, seed=0)
-        steps = SMOKE_STEPS if args.smoke else LAB_STEPS[name]
-        runs = compare(variants, data, seeds=args.seeds, steps=steps, batch_size=LAB_BATCH, processes=processes)
-        heading = (f"{name}: {len(data.centres)} modes, std {data.std}; {steps} discriminator updates, "
-                   f"batch {LAB_BATCH}; seeds {args.seeds}; 2500 samples scored per run")
-        table = format_comparison(runs, modes=len(data.centres))
-        print(f"\n{heading}\n{table}", flush=True)
-        results[name] = {
-            "heading": heading,
-            "table": table,
-            "steps": steps,
-            "runs": [{"variant": r.variant, "seed": r.seed, "modes_covered": r.modes_covered,
-                      "high_quality_share": r.high_quality_share, "seconds": round(r.seconds, 1)} for r in runs],
-        }
+    results = run_lab(args.seeds, data_names=args.data, steps=SMOKE_STEPS if args.smoke else None,
+                      processes=processes)
+    for name, result in results.items():
+        print(f"\n{result['heading']}\n{result['table']}", flush=True)
     seconds = time.perf_counter() - started
     print(f"\n{seconds:.0f} s in all, {processes} processes")
     command = " ".join(["python bench/gan_toy_lab.py", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])

@@ -4,8 +4,10 @@ A `LabVariant` names one way to train the same two small MLPs: the loss, packing
 normalisation, discriminator steps and the optimiser. `train_variant` trains it through the
 book's `Trainer` (so through `GAN.training_step`), `score` measures the samples with the
 modes-covered / high-quality metric of `gentut.data.toy2d`, and `compare` does both for several
-variants and seeds and `format_comparison` prints the table. The GAN chapter and
-``bench/gan_toy_lab.py`` use these functions, so the book and the benchmark train the same models.
+variants and seeds and `format_comparison` prints the table. `run_lab` runs the whole
+comparison of the chapter; ``bench/gan_toy_lab.py`` calls it and writes its results (with their
+provenance) to `LAB_RESULTS`, which the GAN chapter reads, so the book quotes and the benchmark
+trains the same models.
 """
 from __future__ import annotations
 
@@ -14,12 +16,13 @@ import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple, Sequence
+from pathlib import Path
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import torch
 
 from gentut.data.loader import InMemoryLoader
-from gentut.data.toy2d import ToyData
+from gentut.data.toy2d import ToyData, grid_of_gaussians, ring_of_gaussians
 from gentut.metrics.modes import ModeCoverage, mode_counts, mode_coverage
 from gentut.metrics.tables import format_table
 from gentut.hooks import Hook, LinearDecay
@@ -39,7 +42,11 @@ __all__ = [
     "compare",
     "format_comparison",
     "book_variants",
+    "run_lab",
+    "stored_runs",
     "LAB_BATCH",
+    "LAB_DATA",
+    "LAB_RESULTS",
     "LAB_STEPS",
     "FAST_DISCRIMINATOR",
 ]
@@ -52,6 +59,10 @@ N_EVAL = 2500  # samples scored, as in VEEGAN and PacGAN
 # samples within 3 std of its 25 modes (at 10,000, packing covered 23 modes, 36% high quality).
 LAB_BATCH = 512
 LAB_STEPS = {"ring": 6_000, "grid": 20_000}
+LAB_DATA = {"ring": ring_of_gaussians, "grid": grid_of_gaussians}  # 50,000 points each, seed 0
+# Where bench/gan_toy_lab.py writes the comparison over seeds, in a clone of the book's repository.
+LAB_RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results" / "gan_toy_lab.json"
+STORED_SAMPLES = 1_000  # samples kept per variant (first seed only), for the chapter's scatter plots
 
 
 def _positive_number(value: object) -> bool:
@@ -313,3 +324,65 @@ def format_comparison(results: Sequence[LabResult], modes: int) -> str:
     headers = {"per seed": "modes per seed", "modes": f"modes (of {modes})", "quality": "high quality",
                "seconds": "s/run"}
     return format_table(rows, list(headers), headers=headers, formats={"seconds": ".1f"}, first="variant")
+
+
+def run_lab(
+    seeds: Sequence[int],
+    *,
+    data_names: Sequence[str] = tuple(LAB_STEPS),
+    steps: int | None = None,
+    processes: int = 1,
+    device: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """The chapter's comparison: the fast-discriminator variant and `book_variants` on each
+    mixture in `data_names`, for every seed, at the lab's budget (`LAB_STEPS`, or `steps` for a
+    toy-size run). Returns, per data set, a JSON-ready dict: ``heading``, ``table``
+    (`format_comparison`), ``steps`` and ``runs`` (one dict per run; the first seed's runs also
+    keep `STORED_SAMPLES` of their scored samples, as text: "x,y x,y ..." to two decimals)."""
+    unknown = [name for name in data_names if name not in LAB_STEPS]
+    if unknown or not data_names:
+        raise ValueError(f"data_names must be some of {list(LAB_STEPS)}, got {list(data_names)!r}")
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed")
+    variants = [FAST_DISCRIMINATOR, *book_variants()]
+    results = {}
+    for name in data_names:
+        data = LAB_DATA[name](50_000, seed=0)
+        budget = LAB_STEPS[name] if steps is None else steps
+        runs = compare(variants, data, seeds=seeds, steps=budget, batch_size=LAB_BATCH, device=device,
+                       processes=processes)
+        results[name] = {
+            "heading": (f"{name}: {len(data.centres)} modes, std {data.std}; {budget} discriminator updates, "
+                        f"batch {LAB_BATCH}; seeds {list(seeds)}; {N_EVAL} samples scored per run"),
+            "table": format_comparison(runs, modes=len(data.centres)),
+            "steps": budget,
+            "runs": [
+                {"variant": r.variant, "seed": r.seed, "modes_covered": r.modes_covered,
+                 "high_quality_share": r.high_quality_share, "seconds": round(r.seconds, 1),
+                 **({"samples": _points_to_text(r.samples[:STORED_SAMPLES])} if r.seed == seeds[0] else {})}
+                for r in runs
+            ],
+        }
+    return results
+
+
+def _points_to_text(points: torch.Tensor) -> str:
+    # Two decimals: a thousandth of the plots' width (-5..5), finer than a scatter plot's dots,
+    # and far smaller than JSON lists.
+    return " ".join(f"{x:.2f},{y:.2f}" for x, y in points.tolist())
+
+
+def _points_from_text(text: str) -> torch.Tensor:
+    return torch.tensor([[float(v) for v in pair.split(",")] for pair in text.split()])
+
+
+def stored_runs(results: dict[str, Any], data_name: str) -> list[LabResult]:
+    """The `LabResult`s of `data_name` in `run_lab`'s output (or a results file's ``results``),
+    with their stored samples as tensors where there are any."""
+    if data_name not in results:
+        raise KeyError(f"no results for {data_name!r}; the results hold {sorted(results)}")
+    return [
+        LabResult(run["variant"], run["seed"], run["modes_covered"], run["high_quality_share"], run["seconds"],
+                  _points_from_text(run["samples"]) if "samples" in run else None)
+        for run in results[data_name]["runs"]
+    ]
