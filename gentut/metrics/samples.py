@@ -57,6 +57,7 @@ __all__ = [
     "density_coverage",
     "evaluate_generator",
     "format_metrics",
+    "format_path",
     "METRICS",
 ]
 
@@ -615,3 +616,34 @@ def format_metrics(
         footer="FD: lower is better; score, precision, recall, coverage: higher is better. Computed in the "
                "book's classifier features: comparable within this book only, not with published FID/IS.",
     )
+
+
+def format_path(
+    classifier: DigitClassifier,
+    paths: Mapping[str, Tensor],
+    first: int,
+    last: int,
+    class_names: Sequence[str] | None = None,
+) -> str:
+    """How the classifier reads images along interpolation paths, one block per path::
+
+        print(format_path(classifier, {"pixels": mixed, "codes": decoded}, first=7, last=9))
+
+    For each path (T, C, H, W) three lines of T numbers: p(first | x), p(last | x), and the
+    confidence max_y p(y | x). A path through plausible images keeps the confidence high from end
+    to end; an overlay of two images is neither class, and its confidence dips in the middle.
+    """
+    num_classes = getattr(classifier, "num_classes", None)
+    for name, value in (("first", first), ("last", last)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < (num_classes or value + 1):
+            raise ValueError(f"{name} must be a class index in [0, {num_classes}), got {value!r}")
+    names = list(class_names) if class_names is not None else [str(c) for c in range(num_classes or last + 1)]
+    width = max(len(names[first]), len(names[last]), len("confidence"))
+    lines = []
+    for name, images in paths.items():
+        _, probabilities = classify(classifier, images)  # (T, num_classes)
+        lines.append(f"{name}:")
+        for label, values in ((names[first], probabilities[:, first]), (names[last], probabilities[:, last]),
+                              ("confidence", probabilities.max(dim=1).values)):
+            lines.append(f"  {label:<{width}}  " + " ".join(f"{v:.2f}" for v in values.tolist()))
+    return "\n".join(lines)
