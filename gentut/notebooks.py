@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import datetime
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -47,7 +48,9 @@ RUN_KEY = "gentut"  # notebook metadata: nb.metadata["gentut"]["run"] = {...}
 ALLOWED_ERROR_TAG = "raises-exception"  # the tag myst-nb, nbclient and nbval all honour
 SKIP_TAGS = frozenset({"skip-execution"})  # cells nbclient does not run
 BOOK_PROFILES = ("cpu", "gpu")  # profiles whose outputs may be committed (never smoke)
-FORBIDDEN_TEXT = ("Traceback", "Warning")
+FORBIDDEN_TEXT = ("Traceback", "Warning", "Errno")  # errors, warnings, and exception text such as "[Errno -2]"
+# The machine that ran a notebook must not show in its outputs: home folders and temporary paths.
+LOCAL_PATH = re.compile(r"(?<![\w~.])(/home/|/root/|/Users/|/tmp/|/var/folders/|[A-Z]:\\Users\\)")
 DEFAULT_CELL_TIMEOUT = 3600  # seconds; generous: a cpu-profile training cell takes minutes
 
 
@@ -197,7 +200,8 @@ def _output_texts(output: dict[str, Any]) -> Iterator[str]:
 
 def find_problems(nb: Any) -> list[str]:
     """Errors a reader should not see: error outputs (unless the cell is tagged
-    raises-exception) and "Traceback" or "Warning" in printed text. One message per problem."""
+    raises-exception), "Traceback", "Warning" or "Errno" in printed text, and paths of the machine
+    that ran the notebook (home folders, /tmp). One message per problem."""
     problems = []
     for index, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
@@ -216,6 +220,9 @@ def find_problems(nb: Any) -> list[str]:
                     if word in text:
                         line = next(line for line in text.splitlines() if word in line)
                         problems.append(f"cell {index}: output contains {word!r}: {line.strip()}")
+                if match := LOCAL_PATH.search(text):
+                    line = next(line for line in text.splitlines() if LOCAL_PATH.search(line))
+                    problems.append(f"cell {index}: output shows a local path {match.group(0)!r}: {line.strip()}")
     return problems
 
 

@@ -68,6 +68,37 @@ def test_reconstruction_loss_checker_flags_an_unstable_naive_formula():
         check_reconstruction_loss(naive)
 
 
+def _naive_softplus_loss(logits, x):
+    # log(1 + exp(a)) - x * a: exact algebra, but exp overflows to inf for a > 88 in float32.
+    return (torch.log(1 + torch.exp(logits)) - x * logits).flatten(1).sum(1).mean()
+
+
+@pytest.mark.parametrize(
+    "naive",
+    [_naive_softplus_loss, lambda l, x: _naive_softplus_loss(l.double(), x.double())],
+    ids=["float32", "float64"],
+)
+def test_reconstruction_loss_checker_flags_a_softplus_that_overflows_at_large_logits(naive):
+    with pytest.raises(ExerciseCheckError, match="not finite at large logits") as caught:
+        check_reconstruction_loss(naive)
+    assert "overflows" in str(caught.value)
+    assert "max(a, 0) - x*a + log1p(exp(-|a|))" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "correct",
+    [
+        lambda l, x: (F.softplus(l) - x * l).flatten(1).sum(1).mean(),
+        lambda l, x: (l.clamp(min=0) - x * l + torch.log1p(torch.exp(-l.abs()))).flatten(1).sum(1).mean(),
+        lambda l, x: bernoulli_nll(l, x, reduction="none").mean(),
+    ],
+    ids=["softplus", "max-log1p", "mean-of-per-image-sums"],
+)
+def test_reconstruction_loss_checker_accepts_stable_forms_at_extreme_logits(correct, capsys):
+    check_reconstruction_loss(correct)
+    assert capsys.readouterr().out.startswith("Correct: ")
+
+
 def test_reconstruction_loss_checker_reports_an_exception_from_reader_code():
     def broken(logits, x):
         raise RuntimeError("shapes do not match")
@@ -119,6 +150,75 @@ def _fixed_mask(x, noise_level):
 def test_corruption_checker_names_the_mistake(wrong, message):
     with pytest.raises(ExerciseCheckError, match=message):
         check_corruption(wrong)
+
+
+def _block_mask(x, noise_level):
+    # One draw per 2x2 block: the right fraction of zeros, but neighbours are zeroed together.
+    blocks = torch.rand(*x.shape[:-2], x.shape[-2] // 2, x.shape[-1] // 2) >= noise_level
+    return x * blocks.repeat_interleave(2, -2).repeat_interleave(2, -1)
+
+
+def _row_mask(x, noise_level):
+    # One draw per image row.
+    return x * (torch.rand(*x.shape[:-1], 1) >= noise_level)
+
+
+def _column_mask(x, noise_level):
+    return x * (torch.rand(*x.shape[:-2], 1, x.shape[-1]) >= noise_level)
+
+
+@pytest.mark.parametrize(
+    "wrong, pairs",
+    [
+        (_block_mask, "horizontal neighbours"),
+        (_row_mask, "horizontal neighbours"),
+        (_column_mask, "vertical neighbours"),
+    ],
+    ids=["2x2-blocks", "whole-rows", "whole-columns"],
+)
+def test_corruption_checker_flags_masks_that_are_not_independent_per_pixel(wrong, pairs):
+    with pytest.raises(ExerciseCheckError, match=f"not zeroed independently: for {pairs}"):
+        check_corruption(wrong)
+
+
+@pytest.mark.parametrize(
+    "wrong, dtype",
+    [
+        (lambda x, p: torch.rand_like(x) >= p, "torch.bool"),
+        (lambda x, p: (torch.rand_like(x) >= p).long(), "torch.int64"),
+        (lambda x, p: _reference_masking(x, p).double(), "torch.float64"),
+    ],
+    ids=["bool", "long", "float64"],
+)
+def test_corruption_checker_names_the_expected_and_the_returned_dtype(wrong, dtype):
+    with pytest.raises(ExerciseCheckError, match="should return float images like its input") as caught:
+        check_corruption(wrong)
+    message = str(caught.value)
+    assert "dtype torch.float32, shape (64, 1, 28, 28), values in [0, 1]" in message
+    assert f"got a tensor of dtype {dtype} and shape (64, 1, 28, 28)" in message
+
+
+@pytest.mark.parametrize(
+    "correct",
+    [
+        lambda x, p: x.masked_fill(torch.rand_like(x) < p, 0),
+        lambda x, p: torch.where(torch.rand_like(x) < p, torch.zeros_like(x), x),
+        lambda x, p: x * torch.bernoulli(torch.full_like(x, 1 - p)),
+    ],
+    ids=["masked_fill", "where", "bernoulli"],
+)
+def test_corruption_checker_accepts_other_correct_masks(correct, capsys):
+    check_corruption(correct)
+    assert capsys.readouterr().out.startswith("Correct: ")
+
+
+def test_corruption_checker_leaves_the_readers_rng_state_alone():
+    # The checker fixes its own seed for the statistical checks inside fork_rng.
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    check_corruption(_reference_masking)
+    assert torch.equal(torch.rand(3), expected)
 
 
 # --- encoder shapes ------------------------------------------------------------------------------

@@ -208,3 +208,15 @@ def test_execute_refuses_a_warning_and_leaves_the_file_untouched(tmp_path):
     with pytest.raises(RuntimeError, match="UserWarning: stale output"):
         execute_notebook(path)
     assert path.read_text() == before
+
+
+def test_find_problems_reports_exception_text_and_local_paths():
+    nb = executed_notebook(
+        new_code_cell("print(data.source)", outputs=[stream("MNIST unavailable (offline: [Errno -2] Name or service)\n")]),
+        new_code_cell("print(path)", outputs=[stream("saved to /root/.cache/gentut/x.pt\n")]),
+        new_code_cell("print(path)", outputs=[stream("saved to ~/.cache/gentut/x.pt\n")]),
+    )
+    problems = find_problems(nb)
+    assert len(problems) == 2
+    assert "cell 0" in problems[0] and "'Errno'" in problems[0]
+    assert "cell 1" in problems[1] and "local path '/root/'" in problems[1]
