@@ -1,6 +1,7 @@
 """Results files of long runs: provenance written, read back, stale sources named; the lab's
 benchmark runs at toy size; and the committed results the GAN chapter quotes match the code."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,18 @@ def test_the_committed_lab_results_come_from_the_current_code():
         f"(about {record['seconds'] / 60:.0f} minutes) and commit the file"
     )
     assert "--smoke" not in record["command"] and record["seeds"] == [0, 1, 2, 3, 4]
+
+
+def test_the_baselines_benchmark_runs_at_toy_size_and_writes_its_results(tmp_path):
+    out = tmp_path / "baselines.json"
+    result = subprocess.run(
+        [sys.executable, "bench/baselines.py", "--smoke", "--dataset", "synthetic-digits", "--output", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "GENTUT_DATA": str(tmp_path / "data")},  # a fresh classifier cache
+    )
+    assert result.returncode == 0, result.stderr
+    record = read_results(out)
+    vae, gan = record["results"]["vae"]["rows"], record["results"]["gan"]["rows"]
+    assert set(vae) == {"chapter: 512-256, d = 16", "pytorch/examples: 400, d = 20"}
+    assert all(row["iwae"] >= row["elbo"] - 1.0 for row in vae.values())  # the IWAE bound is the tighter one
+    assert "real (held out)" in gan and all("fd" in row for row in gan.values())
