@@ -18,13 +18,23 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-__all__ = ["fingerprint", "write_results", "read_results", "stale_sources", "ResultsError"]
+__all__ = ["RESULTS_DIR", "results_path", "fingerprint", "write_results", "read_results", "stale_sources",
+           "ResultsError"]
 
 FORMAT = 1
 
 
 class ResultsError(RuntimeError):
     """A results file that is missing, unreadable, or of another format."""
+
+
+# bench/results in a clone of the book's repository (absent from an installed package).
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "bench" / "results"
+
+
+def results_path(name: str) -> Path:
+    """Where the committed results file `name` (e.g. "baselines.json") of a bench script lives."""
+    return RESULTS_DIR / name
 
 
 def _root() -> Path:

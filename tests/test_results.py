@@ -82,3 +82,13 @@ def test_the_baselines_benchmark_runs_at_toy_size_and_writes_its_results(tmp_pat
     assert set(vae) == {"chapter: 512-256, d = 16", "pytorch/examples: 400, d = 20"}
     assert all(row["iwae"] >= row["elbo"] - 1.0 for row in vae.values())  # the IWAE bound is the tighter one
     assert "real (held out)" in gan and all("fd" in row for row in gan.values())
+
+
+def test_the_committed_baseline_results_come_from_the_current_code():
+    record = read_results(ROOT / "bench" / "results" / "baselines.json")
+    stale = stale_sources(record, root=ROOT)
+    assert not stale, (
+        f"bench/results/baselines.json is older than {', '.join(stale)}; re-run `{record['command']}` "
+        f"(about {record['seconds'] / 60:.0f} minutes) and commit the file"
+    )
+    assert "--smoke" not in record["command"] and record["results"]["data"].startswith("Fashion-MNIST")
