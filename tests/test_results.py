@@ -59,14 +59,21 @@ def test_the_lab_benchmark_runs_at_toy_size_and_writes_its_results(tmp_path):
     assert ring["steps"] == 40 and len(ring["runs"]) == 5 and "GAN + packing (m = 2)" in ring["table"]
 
 
-def test_the_committed_lab_results_come_from_the_current_code():
-    record = read_results(ROOT / "bench" / "results" / "gan_toy_lab.json")
+def _committed_and_fresh(name: str) -> dict:
+    """The committed results file bench/results/`name`, asserted not older than its sources."""
+    record = read_results(ROOT / "bench" / "results" / name)
     stale = stale_sources(record, root=ROOT)
     assert not stale, (
-        f"bench/results/gan_toy_lab.json is older than {', '.join(stale)}; re-run `{record['command']}` "
+        f"bench/results/{name} is older than {', '.join(stale)}; re-run `{record['command']}` "
         f"(about {record['seconds'] / 60:.0f} minutes) and commit the file"
     )
-    assert "--smoke" not in record["command"] and record["seeds"] == [0, 1, 2, 3, 4]
+    assert "--smoke" not in record["command"]
+    return record
+
+
+def test_the_committed_lab_results_come_from_the_current_code():
+    record = _committed_and_fresh("gan_toy_lab.json")
+    assert record["seeds"] == [0, 1, 2, 3, 4]
 
 
 def test_the_baselines_benchmark_runs_at_toy_size_and_writes_its_results(tmp_path):
@@ -85,10 +92,5 @@ def test_the_baselines_benchmark_runs_at_toy_size_and_writes_its_results(tmp_pat
 
 
 def test_the_committed_baseline_results_come_from_the_current_code():
-    record = read_results(ROOT / "bench" / "results" / "baselines.json")
-    stale = stale_sources(record, root=ROOT)
-    assert not stale, (
-        f"bench/results/baselines.json is older than {', '.join(stale)}; re-run `{record['command']}` "
-        f"(about {record['seconds'] / 60:.0f} minutes) and commit the file"
-    )
-    assert "--smoke" not in record["command"] and record["results"]["data"].startswith("Fashion-MNIST")
+    record = _committed_and_fresh("baselines.json")
+    assert record["results"]["data"].startswith("Fashion-MNIST")

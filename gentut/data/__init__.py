@@ -10,6 +10,7 @@ own images. Nothing here touches the disk or the network at import.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Callable
 
@@ -144,13 +145,7 @@ def load_book_images(
 
     def fallback(reason: str) -> ImageData:
         data = load_images("synthetic-digits", split, n=n, seed=seed)
-        return ImageData(
-            images=data.images,
-            labels=data.labels,
-            name=data.name,
-            source=f"{reason}; using {data.source}" if reason else data.source,
-            class_names=data.class_names,
-        )
+        return dataclasses.replace(data, source=f"{reason}; using {data.source}") if reason else data
 
     if name == "synthetic-digits":
         return fallback("")
@@ -173,11 +168,4 @@ def load_book_images(
         return fallback(f"{dataset.title} is not on this machine and its download failed")
     if n is None or n >= len(data):
         return data
-    subset = data.subset(n)
-    return ImageData(
-        images=subset.images,
-        labels=subset.labels,
-        name=subset.name,
-        source=f"{data.source}: the first {n:,} of {len(data):,} images",
-        class_names=subset.class_names,
-    )
+    return dataclasses.replace(data.subset(n), source=f"{data.source}: the first {n:,} of {len(data):,} images")
