@@ -11,6 +11,7 @@ Sizes are fixed here so every image grid in the book has one width, and every cu
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -220,6 +221,7 @@ def plot_losses(
     title: str = "Training losses",
     xlabel: str = "training step",
     ylabel: str = "loss (nats per image)",
+    labels: Mapping[str, str] | None = None,
 ) -> Figure:
     """Plot logged values against the training step, one line per name.
 
@@ -229,6 +231,8 @@ def plot_losses(
         names: which series to plot; default all.
         ax: draw into this axes instead of a new figure.
         logy: logarithmic y axis (useful when the loss falls by orders of magnitude).
+        labels: legend text for some or all names, e.g. ``{"d_real": "D(x), real images"}``;
+            a name without one is shown as it is logged.
     """
     if isinstance(history, Mapping):
         available = list(history.keys())
@@ -248,10 +252,14 @@ def plot_losses(
         raise ValueError(f"no series named {missing}; available: {available}")
     if not names:
         raise ValueError("history holds no series to plot")
+    labels = dict(labels or {})
+    unknown = sorted(set(labels) - set(names))
+    if unknown:
+        raise ValueError(f"labels given for series that are not plotted: {unknown}; plotted: {list(names)}")
     fig, ax = _new_axes(ax, CURVE_FIGSIZE)
     for name in names:
         steps, values = _series(history, name)
-        ax.plot(steps, values, label=name, marker="o" if len(steps) < 20 else None, markersize=3)
+        ax.plot(steps, values, label=labels.get(name, name), marker="o" if len(steps) < 20 else None, markersize=3)
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
@@ -686,4 +694,37 @@ def animate_2d_training(
             html = movie.to_jshtml(default_mode="loop")
     finally:
         plt.close(fig)
-    return html
+    return _offline_narrow_controls(html)
+
+
+# matplotlib's player draws its buttons with Font Awesome icons from a CDN (an external request
+# on every page, and empty buttons offline) and gives its slider a fixed 374 px, wider than a
+# phone's text column. The same buttons as plain characters, and a slider that fits its column.
+_ICON_TEXT = {
+    "fa-minus": "\u2212", "fa-plus": "+",
+    "fa-fast-backward": "|\u25c0\u25c0", "fa-step-backward": "|\u25c0",
+    "fa-play fa-flip-horizontal": "\u25c0", "fa-pause": "\u275a\u275a", "fa-play": "\u25b6",
+    "fa-step-forward": "\u25b6|", "fa-fast-forward": "\u25b6\u25b6|",
+}
+_NARROW_CSS = """<style>
+.animation { max-width: 100%; }
+.animation img { max-width: 100%; height: auto; }
+input[type=range].anim-slider { width: 100%; max-width: 374px; }
+.anim-buttons { display: flex; flex-wrap: wrap; justify-content: center; }
+</style>
+"""
+
+
+def _offline_narrow_controls(html: str) -> str:
+    html = re.sub(r"<link[^>]*font-awesome[^>]*>\s*", "", html)
+
+    def text_for(match: re.Match) -> str:
+        icon = match.group(1).removeprefix("fa ")
+        if icon not in _ICON_TEXT:
+            raise RuntimeError(f"matplotlib's animation template has an icon gentut does not know: {icon!r}")
+        return _ICON_TEXT[icon]
+
+    html = re.sub(r'<i class="(fa [^"]+)"></i>', text_for, html)
+    if "font-awesome" in html or 'class="fa ' in html:
+        raise RuntimeError("matplotlib's animation template changed: it still refers to Font Awesome")
+    return _NARROW_CSS + html

@@ -5,6 +5,8 @@ matplotlib.use("Agg")  # no display: render off screen
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import re  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -265,6 +267,12 @@ def test_animate_2d_training_returns_small_self_contained_html_and_closes_its_fi
     assert len(html.encode()) < 1_000_000  # 10 frames of 324 x 324 pixels
     assert html.count("data:image/") == 10
     assert plt.get_fignums() == before  # no static copy of the last frame is displayed
+    # Nothing is fetched from elsewhere (matplotlib's template loads Font Awesome from a CDN),
+    # and every button still shows something.
+    assert "http" not in html.replace("http://www.w3.org", "")
+    assert 'class="fa' not in html
+    assert re.search(r'aria-label="Play"[^>]*>\s*\u25b6</button>', html)
+    assert "max-width: 374px" in html  # the slider shrinks with a narrow column
 
 
 def test_animate_2d_training_rejects_malformed_frames():
@@ -277,3 +285,13 @@ def test_animate_2d_training_rejects_malformed_frames():
     frame = _frames(1)[0] | {"samples": np.zeros((5, 3))}
     with pytest.raises(ValueError, match=r"frames\[0\]\['samples'\] must have shape \(N, 2\)"):
         plots.animate_2d_training([frame])
+
+
+def test_plot_losses_labels_rename_the_legend_and_reject_unplotted_names():
+    history = {"d_real": (torch.arange(5), torch.rand(5)), "d_fake": (torch.arange(5), torch.rand(5))}
+    fig = plots.plot_losses(history, labels={"d_real": "D(x), real images"})
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts == ["D(x), real images", "d_fake"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"not plotted: \['g_loss'\]"):
+        plots.plot_losses(history, labels={"g_loss": "generator"})

@@ -1,0 +1,285 @@
+"""Look at the built book in a real browser and report what a reader would see go wrong.
+
+    python tests/rendered_pages.py [_build/html] [--mathjax DIR] [--width 1280 --width 390]
+
+Serves a copy of the built HTML on 127.0.0.1, opens every page in headless Chromium through its
+DevTools protocol, waits for MathJax, and reports, per page and window width:
+
+- display equations wider than the text column (``mjx-container`` wider than its parent),
+- anything that makes the page scroll sideways (the widest elements are named),
+- raw TeX left in the text (``$`` or ``\\frac``-like commands outside code and math),
+- images without a caption or whose alt text is empty or a file name,
+- console errors and uncaught exceptions,
+- requests for anything not served from 127.0.0.1.
+
+MathJax loads from a CDN in the built pages; pass ``--mathjax`` the ``package`` folder of
+``npm pack mathjax@3`` to typeset offline (the copy's script tag is pointed at it). Without it,
+the equation checks are skipped and said so. Needs ``chromium`` and the ``websocket-client``
+package (a dependency of jupyter-server, so it comes with the book extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import http.server
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+CDN_MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
+
+# Run in the page after MathJax has typeset; returns the findings as JSON-able lists.
+PROBE_JS = r"""
+(() => {
+  const out = {wide_math: [], overflow: [], raw_tex: [], images: [], page_width: 0};
+  const doc = document.documentElement;
+  out.page_width = [doc.scrollWidth, doc.clientWidth];
+  for (const m of document.querySelectorAll('mjx-container[display="true"]')) {
+    const box = m.closest('.math') || m.parentElement;
+    const w = m.firstElementChild ? m.firstElementChild.getBoundingClientRect().width : m.scrollWidth;
+    if (w > box.clientWidth + 1) {
+      out.wide_math.push({width: Math.round(w), column: box.clientWidth,
+                          label: (box.id || (box.closest('[id]') || {}).id || ''),
+                          tex: (m.getAttribute('aria-label') || m.textContent).slice(0, 80)});
+    }
+  }
+  if (doc.scrollWidth > doc.clientWidth + 1) {
+    const seen = [];
+    for (const el of document.querySelectorAll('body *')) {
+      const r = el.getBoundingClientRect();
+      if (r.right > doc.clientWidth + 1 && r.width > 0) {
+        // Report the outermost offenders only.
+        if (seen.some(s => s.contains(el))) continue;
+        let clipped = false;
+        for (let p = el.parentElement; p; p = p.parentElement) {
+          const s = getComputedStyle(p);
+          if (s.overflowX === 'auto' || s.overflowX === 'scroll' || s.overflowX === 'hidden') {
+            clipped = true; break;
+          }
+        }
+        if (clipped) continue;
+        seen.push(el);
+        out.overflow.push({tag: el.tagName.toLowerCase(), cls: el.className && String(el.className).slice(0, 60),
+                           right: Math.round(r.right), text: (el.textContent || '').trim().slice(0, 60)});
+      }
+    }
+  }
+  const walker = document.createTreeWalker(document.querySelector('main') || document.body,
+                                           NodeFilter.SHOW_TEXT);
+  const texLike = /\$[^$\s][^$]*\$|\\(frac|mathbb|mathrm|operatorname|sum|int|log|qquad|left|right|begin)\b/;
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const p = n.parentElement;
+    if (!p || p.closest('pre, code, script, style, mjx-container, .math, .cell_output, .output')) continue;
+    const m = n.textContent.match(texLike);
+    if (m) out.raw_tex.push(n.textContent.trim().slice(0, 100));
+  }
+  for (const img of document.querySelectorAll('main img, article img')) {
+    const alt = img.getAttribute('alt');
+    const fig = img.closest('figure');
+    const cap = fig && fig.querySelector('figcaption');
+    const src = img.getAttribute('src') || '';
+    const base = src.split('/').pop();
+    const problems = [];
+    if (!alt || !alt.trim()) problems.push('no alt text');
+    else if (alt.includes('/') || alt.endsWith('.png') || alt.endsWith('.svg') || alt === base)
+      problems.push('alt text is a file name');
+    if (!cap) problems.push('no caption');
+    const shown = img.getBoundingClientRect().width;
+    if (img.naturalWidth && shown && img.naturalWidth / shown > 1.6)
+      problems.push(`drawn at ${Math.round(100 * shown / img.naturalWidth)}% of its ${img.naturalWidth} px`);
+    if (problems.length) out.images.push({src: base, alt: (alt || '').slice(0, 60), problems});
+  }
+  return out;
+})()
+"""
+
+
+class Browser:
+    """A headless Chromium driven over the DevTools protocol (one tab)."""
+
+    def __init__(self, binary: str = "chromium") -> None:
+        import websocket  # websocket-client; imported here so --help works without it
+
+        self.port = _free_port()
+        self.profile = tempfile.mkdtemp(prefix="gentut-chromium-")
+        self.proc = subprocess.Popen(
+            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={self.profile}",
+             f"--remote-debugging-port={self.port}", "--remote-allow-origins=*",
+             # Anything that is not the local server fails at once instead of hanging.
+             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        tab = None
+        for _ in range(100):
+            try:
+                tabs = json.load(urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json"))
+                tab = next(t for t in tabs if t.get("type") == "page")
+                break
+            except Exception:  # not up yet
+                time.sleep(0.1)
+        if tab is None:
+            self.close()
+            raise RuntimeError(f"chromium did not open its DevTools port {self.port}")
+        self.ws = websocket.create_connection(tab["webSocketDebuggerUrl"], timeout=60)
+        self.next_id = 0
+        self.events: list[dict] = []
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            self.call(f"{domain}.enable")
+
+    def call(self, method: str, **params) -> dict:
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == self.next_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            self.events.append(msg)
+
+    def evaluate(self, expression: str, await_promise: bool = False):
+        res = self.call("Runtime.evaluate", expression=expression, returnByValue=True,
+                        awaitPromise=await_promise)
+        if "exceptionDetails" in res:
+            raise RuntimeError(res["exceptionDetails"].get("text", "evaluation failed"))
+        return res["result"].get("value")
+
+    def open(self, url: str, width: int, height: int = 900) -> None:
+        self.events.clear()
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                  deviceScaleFactor=1, mobile=width < 600)
+        self.call("Page.navigate", url=url)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.evaluate("document.readyState") == "complete":
+                break
+            time.sleep(0.1)
+        # Wait for MathJax's first typeset where the page has it.
+        self.evaluate("(window.MathJax && MathJax.startup && MathJax.startup.promise) || null",
+                      await_promise=True)
+        time.sleep(0.3)
+        self.call("Runtime.evaluate", expression="0")  # drain events that came meanwhile
+
+    def problems_logged(self, host: str) -> list[str]:
+        found = []
+        for ev in self.events:
+            m, p = ev.get("method"), ev.get("params", {})
+            if m == "Runtime.exceptionThrown":
+                d = p["exceptionDetails"]
+                found.append("exception: " + (d.get("exception", {}).get("description")
+                                              or d.get("text", "")).splitlines()[0])
+            elif m == "Log.entryAdded" and p["entry"]["level"] == "error":
+                found.append("console: " + p["entry"]["text"][:120])
+            elif m == "Runtime.consoleAPICalled" and p["type"] == "error":
+                found.append("console: " + " ".join(str(a.get("value", ""))
+                                                    for a in p["args"])[:120])
+            elif m == "Network.requestWillBeSent":
+                url = p["request"]["url"]
+                if url.startswith("http") and f"//{host}" not in url:
+                    found.append("external request: " + url[:120])
+        return sorted(set(found))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ws.close()
+        self.proc.terminate()
+        with contextlib.suppress(Exception):
+            self.proc.wait(5)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # one line per request would bury the report
+        pass
+
+
+def site_copy(html: Path, mathjax: Path | None, dest: Path) -> list[str]:
+    """Copy the built book to ``dest``, pointing MathJax at a local copy when one is given."""
+    shutil.copytree(html, dest)
+    # _static holds the theme's template fragments, not pages.
+    pages = sorted(str(p.relative_to(dest)) for p in dest.rglob("*.html")
+                   if not p.name.startswith(("genindex", "search")) and p.parts[-2] != "_static")
+    if mathjax is not None:
+        shutil.copytree(mathjax, dest / "_mathjax")
+        for rel in pages:
+            page = dest / rel
+            depth = len(Path(rel).parts) - 1
+            local = "../" * depth + "_mathjax/es5/tex-mml-chtml.js"
+            page.write_text(page.read_text(encoding="utf-8").replace(CDN_MATHJAX, local),
+                            encoding="utf-8")
+    return pages
+
+
+def check_site(html: Path, mathjax: Path | None, widths: list[int],
+               binary: str = "chromium") -> dict[str, dict[int, dict]]:
+    """Findings per page and width; an empty dict for a page means nothing was found."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = Path(tmp) / "site"
+        pages = site_copy(html, mathjax, dest)
+        server, port = _serve(dest)
+        browser = Browser(binary)
+        report: dict[str, dict[int, dict]] = {}
+        try:
+            for rel in pages:
+                for width in widths:
+                    browser.open(f"http://127.0.0.1:{port}/{rel}", width)
+                    found = browser.evaluate(PROBE_JS)
+                    found["logged"] = browser.problems_logged(f"127.0.0.1:{port}")
+                    if mathjax is None:
+                        found.pop("wide_math")
+                    kept = {k: v for k, v in found.items() if v and k != "page_width"}
+                    if kept:
+                        kept["page_width"] = found["page_width"]
+                        report.setdefault(rel, {})[width] = kept
+        finally:
+            browser.close()
+            server.shutdown()
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("html", nargs="?", default="_build/html", type=Path)
+    ap.add_argument("--mathjax", type=Path, help="the package folder of `npm pack mathjax@3`")
+    ap.add_argument("--width", type=int, action="append", help="window widths (1280 and 390)")
+    ap.add_argument("--chromium", default="chromium")
+    args = ap.parse_args(argv)
+    widths = args.width or [1280, 390]
+    if args.mathjax is None:
+        print("no --mathjax: equations are not typeset, their widths are not checked")
+    report = check_site(args.html, args.mathjax, widths, args.chromium)
+    for page, per_width in report.items():
+        for width, found in per_width.items():
+            print(f"\n== {page} at {width} px (page {found.pop('page_width')})")
+            for kind, items in found.items():
+                for item in items:
+                    print(f"  {kind}: {json.dumps(item, ensure_ascii=False)}")
+    print(f"\n{sum(len(v) for v in report.values())} page/width pairs with findings")
+    return 1 if report else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
