@@ -183,6 +183,8 @@ class Browser:
             elif m == "Runtime.consoleAPICalled" and p["type"] == "error":
                 found.append("console: " + " ".join(str(a.get("value", ""))
                                                     for a in p["args"])[:120])
+            elif m == "Network.responseReceived" and p["response"]["status"] >= 400:
+                found.append(f"HTTP {p['response']['status']}: {p['response']['url'][:120]}")
             elif m == "Network.requestWillBeSent":
                 url = p["request"]["url"]
                 if url.startswith("http") and f"//{host}" not in url:
