@@ -5,6 +5,9 @@
 #   make execute   re-run every notebook in the cpu profile and store its outputs (commit them)
 #   make data      make the notebooks' data set available (done by make execute; not needed by make test)
 #   make lab       JupyterLab on book/
+#   make pages     open every built page in headless Chromium (desktop and 390 px) and report
+#                  equations wider than the column, sideways scrolling, raw TeX, figures without
+#                  caption or alt text, console errors and requests to other hosts
 #   make clean     remove build outputs (keeps the virtual environment)
 #
 # The first target that needs it creates a virtual environment in $(VENV) and installs torch
@@ -32,7 +35,7 @@ DATASET ?= fashion-mnist
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all install book test unit notebooks data execute check lab clean
+.PHONY: all install book test unit notebooks data execute check lab pages clean
 
 all: book
 
@@ -80,6 +83,14 @@ check: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/
+
+# Needs chromium (apt-get install -y chromium) and npm, which fetches MathJax 3 once into
+# $(MATHJAX_DIR) so that equations are typeset offline as a reader's browser would.
+MATHJAX_DIR ?= $(HOME)/.cache/gentut/mathjax3
+pages: book
+	@test -f $(MATHJAX_DIR)/package/es5/tex-mml-chtml.js || { mkdir -p $(MATHJAX_DIR) && \
+		cd $(MATHJAX_DIR) && npm pack --silent mathjax@3 >/dev/null && tar xzf mathjax-*.tgz; }
+	$(BIN)/python tests/rendered_pages.py _build/html --mathjax $(MATHJAX_DIR)/package
 
 clean:
 	rm -rf _build .pytest_cache

@@ -694,7 +694,8 @@ def animate_2d_training(
             html = movie.to_jshtml(default_mode="loop")
     finally:
         plt.close(fig)
-    return _offline_narrow_controls(html)
+    alt = f"Animation, {title}: generator samples (orange) over the data (black) at each snapshot"
+    return _offline_narrow_controls(html, alt=alt)
 
 
 # matplotlib's player draws its buttons with Font Awesome icons from a CDN (an external request
@@ -715,7 +716,7 @@ input[type=range].anim-slider { width: 100%; max-width: 374px; }
 """
 
 
-def _offline_narrow_controls(html: str) -> str:
+def _offline_narrow_controls(html: str, alt: str = "") -> str:
     html = re.sub(r"<link[^>]*font-awesome[^>]*>\s*", "", html)
 
     def text_for(match: re.Match) -> str:
@@ -727,4 +728,7 @@ def _offline_narrow_controls(html: str) -> str:
     html = re.sub(r'<i class="(fa [^"]+)"></i>', text_for, html)
     if "font-awesome" in html or 'class="fa ' in html:
         raise RuntimeError("matplotlib's animation template changed: it still refers to Font Awesome")
+    # The frame's <img> has no alt text in the template; a screen reader would read nothing.
+    alt = alt.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    html = re.sub(r'<img id="(_anim_img[^"]*)"', lambda m: f'<img id="{m.group(1)}" alt="{alt}"', html)
     return _NARROW_CSS + html

@@ -82,7 +82,9 @@ PROBE_JS = r"""
     const m = n.textContent.match(texLike);
     if (m) out.raw_tex.push(n.textContent.trim().slice(0, 100));
   }
-  for (const img of document.querySelectorAll('main img, article img')) {
+  // The chapter's own images: not the theme's launch-button logos in the header.
+  for (const img of document.querySelectorAll('article.bd-article img, main article img')) {
+    if (img.closest('.bd-header-article, .header-article-items, .dropdown-launch-buttons')) continue;
     const alt = img.getAttribute('alt');
     const fig = img.closest('figure');
     const cap = fig && fig.querySelector('figcaption');
@@ -92,9 +94,12 @@ PROBE_JS = r"""
     if (!alt || !alt.trim()) problems.push('no alt text');
     else if (alt.includes('/') || alt.endsWith('.png') || alt.endsWith('.svg') || alt === base)
       problems.push('alt text is a file name');
-    if (!cap) problems.push('no caption');
+    // An animation's frame sits in the player's HTML, which has no figure to caption.
+    if (!cap && !img.closest('.animation')) problems.push('no caption');
     const shown = img.getBoundingClientRect().width;
-    if (img.naturalWidth && shown && img.naturalWidth / shown > 1.6)
+    // On a desktop window a figure much wider than the column is drawn with unreadably small
+    // text; on a phone every figure is scaled down, which is expected.
+    if (doc.clientWidth >= 1000 && img.naturalWidth && shown && img.naturalWidth / shown > 1.3)
       problems.push(`drawn at ${Math.round(100 * shown / img.naturalWidth)}% of its ${img.naturalWidth} px`);
     if (problems.length) out.images.push({src: base, alt: (alt || '').slice(0, 60), problems});
   }
@@ -178,12 +183,16 @@ class Browser:
                 d = p["exceptionDetails"]
                 found.append("exception: " + (d.get("exception", {}).get("description")
                                               or d.get("text", "")).splitlines()[0])
-            elif m == "Log.entryAdded" and p["entry"]["level"] == "error":
+            elif (m == "Log.entryAdded" and p["entry"]["level"] == "error"
+                  and "favicon.ico" not in p["entry"].get("url", "")):
                 found.append("console: " + p["entry"]["text"][:120])
-            elif m == "Runtime.consoleAPICalled" and p["type"] == "error":
+            elif (m == "Runtime.consoleAPICalled" and p["type"] == "error"
+                  # pydata-sphinx-theme's note on a fresh profile with no stored light/dark mode
+                  and "invalid theme mode" not in str(p["args"])):
                 found.append("console: " + " ".join(str(a.get("value", ""))
                                                     for a in p["args"])[:120])
-            elif m == "Network.responseReceived" and p["response"]["status"] >= 400:
+            elif (m == "Network.responseReceived" and p["response"]["status"] >= 400
+                  and not p["response"]["url"].endswith("/favicon.ico")):  # the browser's own
                 found.append(f"HTTP {p['response']['status']}: {p['response']['url'][:120]}")
             elif m == "Network.requestWillBeSent":
                 url = p["request"]["url"]

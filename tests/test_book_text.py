@@ -65,3 +65,44 @@ def test_chapters_use_the_notation_page(path):
     text = _markdown(path)
     found = {instead: re.findall(pattern, text) for pattern, instead in RULED_OUT.items()}
     assert not {k: v for k, v in found.items() if v}, f"{path.name}: use the notation page's symbols"
+
+
+CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
+LOCAL_BIBLIOGRAPHY = re.compile(r"```\{bibliography\}\n:filter: docname in docnames\n:keyprefix: (\S+)\n```")
+
+
+def test_every_page_that_cites_ends_with_its_own_reference_list():
+    # A key may sit in only one bibliography directive, so each page's list gets its own key
+    # prefix ("gan-goodfellow2014generative") and the bibliography page, which lists everything,
+    # another. A citation with the wrong prefix would link to another chapter's list.
+    bib_keys = set(re.findall(r"@\w+\{([^,\s]+),", (ROOT / "book" / "references.bib").read_text()))
+    cited = set()
+    for page in _pages():
+        text = _markdown(page)
+        keys = [k.strip() for group in CITE.findall(text) for k in group.split(",")]
+        if not keys:
+            continue
+        lists = LOCAL_BIBLIOGRAPHY.findall(text)
+        assert len(lists) == 1, f"{page.name} cites {len(keys)} times but has {len(lists)} local reference lists"
+        prefix = lists[0]
+        wrong = sorted({k for k in keys if not k.startswith(prefix)})
+        assert not wrong, f"{page.name}: citations without the page's prefix {prefix!r}: {wrong}"
+        unknown = sorted({k[len(prefix):] for k in keys} - bib_keys)
+        assert not unknown, f"{page.name}: keys not in references.bib: {unknown}"
+        cited |= {k[len(prefix):] for k in keys}
+    assert cited == bib_keys, f"entries never cited: {sorted(bib_keys - cited)}"
+
+
+def test_every_figure_output_has_a_caption_and_alt_text():
+    missing = []
+    for page in _pages():
+        if page.suffix != ".ipynb":
+            continue
+        for cell in nbformat.read(page, as_version=4).cells:
+            images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+            if not images:
+                continue
+            meta = cell.metadata.get("mystnb", {})
+            if not meta.get("figure", {}).get("caption") or not meta.get("image", {}).get("alt"):
+                missing.append(f"{page.name}:{cell.get('id')}")
+    assert not missing, f"figures without caption or alt text: {missing}"

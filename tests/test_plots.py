@@ -273,6 +273,7 @@ def test_animate_2d_training_returns_small_self_contained_html_and_closes_its_fi
     assert 'class="fa' not in html
     assert re.search(r'aria-label="Play"[^>]*>\s*\u25b6</button>', html)
     assert "max-width: 374px" in html  # the slider shrinks with a narrow column
+    assert re.search(r'<img id="_anim_img[^"]*" alt="Animation, ring: ', html)
 
 
 def test_animate_2d_training_rejects_malformed_frames():
