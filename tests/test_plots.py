@@ -1,12 +1,12 @@
 """Every plotting function renders a titled, labelled figure to a PNG without error."""
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")  # no display: render off screen
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import re  # noqa: E402
-
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402

@@ -17,7 +17,7 @@ from typing import Any
 
 from pybtex.plugin import register_plugin
 from pybtex.style.formatting.unsrt import Style as UnsrtStyle
-from pybtex.style.labels import BaseLabelStyle
+from pybtex.style.labels.alpha import LabelStyle as AlphaLabelStyle
 
 
 def _last_names(entry) -> list[str]:
@@ -30,19 +30,11 @@ def _last_names(entry) -> list[str]:
     return names
 
 
-class AuthorYearLabels(BaseLabelStyle):
-    """Labels like the text's citations: "Goodfellow et al., 2014", "Kingma & Welling, 2013"."""
+class AuthorYearLabels(AlphaLabelStyle):
+    """Labels like the text's citations: "Goodfellow et al., 2014", "Kingma & Welling, 2013".
 
-    def format_labels(self, sorted_entries):
-        labels = [self.format_label(entry) for entry in sorted_entries]
-        seen: dict[str, int] = {}
-        for label in labels:
-            # Two works with one label get 2014a, 2014b, as in the text's citations.
-            if labels.count(label) > 1:
-                seen[label] = seen.get(label, 0) + 1
-                yield label + chr(ord("a") + seen[label] - 1)
-            else:
-                yield label
+    pybtex's alpha style already tells equal labels apart (2014a, 2014b); only the label differs.
+    """
 
     def format_label(self, entry) -> str:
         names = _last_names(entry)
