@@ -1,5 +1,8 @@
 """Sample-quality metrics against their closed forms, and the cached feature classifier."""
+import hashlib
+import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -309,7 +312,7 @@ def test_a_corrupt_cache_file_is_retrained_with_a_note(digits, tmp_path, capsys)
     capsys.readouterr()
     model, again = _train(digits, tmp_path)
     out = capsys.readouterr().out
-    assert "is unreadable" in out and "retraining" in out and "trained on 300" in out
+    assert "is unreadable" in out and "not using it" in out and "trained on 300" in out
     assert not again.from_cache
     assert load_checkpoint(info.path)["metadata"]["data_hash"] == info.data_hash  # repaired
 
@@ -330,6 +333,68 @@ def test_default_cache_is_the_data_cache_directory(digits, tmp_path, monkeypatch
     monkeypatch.setenv("GENTUT_DATA", str(tmp_path))
     _, info = load_or_train_classifier(digits, epochs=1, device="cpu", progress=False)
     assert info.path.startswith(str(tmp_path / "classifiers"))
+
+
+def _ship(info, folder):
+    """Put a trained classifier's file into a stand-in for gentut/weights, listed with its SHA-256."""
+    folder.mkdir()
+    shipped = folder / Path(info.path).name
+    shutil.copy(info.path, shipped)
+    (folder / "SHA256SUMS").write_text(f"{hashlib.sha256(shipped.read_bytes()).hexdigest()}  {shipped.name}\n")
+    return shipped
+
+
+def test_a_shipped_classifier_is_loaded_before_the_cache_and_nothing_is_trained(digits, tmp_path, monkeypatch,
+                                                                                 capsys):
+    trained, info = _train(digits, tmp_path / "made")
+    monkeypatch.setattr(evaluation, "SHIPPED_DIR", tmp_path / "weights")
+    _ship(info, tmp_path / "weights")
+    capsys.readouterr()
+    loaded, loaded_info = _train(digits, tmp_path / "cache")
+    out = capsys.readouterr().out
+    assert f"loaded from the package (gentut/weights/{Path(info.path).name}, SHA-256 checked)" in out
+    assert loaded_info.from_cache and _same_weights(trained, loaded)
+    assert not (tmp_path / "cache").exists()  # neither trained nor cached
+    # shipped=False (how bench/ship_classifier.py makes the file) ignores it
+    _, fresh = _train(digits, tmp_path / "cache", shipped=False)
+    assert not fresh.from_cache and "trained on 300" in capsys.readouterr().out
+
+
+def test_a_damaged_shipped_classifier_is_named_and_not_used(digits, tmp_path, monkeypatch, capsys):
+    _, info = _train(digits, tmp_path / "made")
+    monkeypatch.setattr(evaluation, "SHIPPED_DIR", tmp_path / "weights")
+    shipped = _ship(info, tmp_path / "weights")
+    damaged = bytearray(shipped.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01  # one bit, somewhere inside a weight
+    shipped.write_bytes(bytes(damaged))
+    capsys.readouterr()
+    _, again = _train(digits, tmp_path / "cache")
+    out = capsys.readouterr().out
+    assert f"gentut/weights/{shipped.name} has SHA-256" in out and "not the listed" in out
+    assert not again.from_cache and "trained on 300" in out
+
+
+def test_a_malformed_sums_file_is_a_clear_error(tmp_path):
+    (tmp_path / "SHA256SUMS").write_text("abc  file.pt\n")
+    with pytest.raises(ValueError, match="line 1: expected '<sha256>  <file name>', got 'abc  file.pt'"):
+        evaluation.shipped_sums(tmp_path)
+    assert evaluation.shipped_sums(tmp_path / "nowhere") == {}
+
+
+def test_the_shipped_classifiers_are_intact_and_of_this_version():
+    listed = evaluation.shipped_sums()
+    assert listed, "gentut/weights/SHA256SUMS lists no classifier (run python bench/ship_classifier.py)"
+    for name, digest in listed.items():
+        path = evaluation.SHIPPED_DIR / name
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, f"{name} differs from SHA256SUMS"
+        state = load_checkpoint(path)  # weights_only=True
+        metadata = state["metadata"]
+        assert metadata["version"] == CLASSIFIER_VERSION, (
+            f"{name} was made by classifier version {metadata['version']}; rerun bench/ship_classifier.py")
+        model = DigitClassifier(metadata["num_classes"], image_shape=tuple(metadata["image_shape"]))
+        model.load_state_dict(state["model"])  # the architecture still fits the weights
+        assert metadata["provenance"]["command"].startswith("python bench/ship_classifier.py")
+        assert path.stat().st_size < 4_000_000  # small enough to ship
 
 
 def test_the_classifier_needs_labelled_image_data(digits, tmp_path):

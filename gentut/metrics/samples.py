@@ -15,7 +15,10 @@ Inception scores and must never be set beside published ones. To see what "good"
 held-out real images the same way: that row is the ceiling a perfect generator would reach.
 
 The classifier is trained once per data set and cached in ``cache_dir()/classifiers`` (see
-`load_or_train_classifier`), so every chapter that evaluates on the same data reuses it.
+`load_or_train_classifier`), so every chapter that evaluates on the same data reuses it. The one
+the book's stored outputs use (Fashion-MNIST, the chapters' 20,000 training images) ships with the
+package in ``gentut/weights``, because training it again on another CPU gives other weights (86.5%
+held-out accuracy on one machine, 86.2% on another) and moves every score in the book.
 """
 from __future__ import annotations
 
@@ -71,6 +74,11 @@ CLASSIFIER_VERSION = 1
 DEFAULT_EPOCHS = 3
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3  # Adam's default (Kingma & Ba 2015), fine for this small CNN
+
+# Classifiers trained once by bench/ship_classifier.py and shipped with the package, each listed
+# with its SHA-256 in SHA256SUMS (a bit flipped anywhere in a weight is caught before loading).
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "weights"
+SHIPPED_SUMS = "SHA256SUMS"
 
 # Rows of a pairwise-distance block: keeps a (rows, N) float64 block near 256 MB at most.
 DISTANCE_BLOCK_ELEMENTS = 2**25
@@ -154,8 +162,10 @@ def load_or_train_classifier(
     seed: int = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
+    shipped: bool = True,
 ) -> tuple[DigitClassifier, ClassifierInfo]:
-    """The book's feature classifier for `data`: loaded from the cache, or trained and cached.
+    """The book's feature classifier for `data`: shipped with the package, loaded from the cache,
+    or trained and cached.
 
     Trains a `DigitClassifier` on the labelled `data` with `gentut.trainer.Trainer` (Adam, batch
     128), reproducibly: `seed` fixes the initial weights and the batch order. The weights and a
@@ -164,7 +174,9 @@ def load_or_train_classifier(
     to ``cache/<name>-<key>.pt``, where `cache` defaults to ``gentut.data.cache_dir()/classifiers``
     and the key is made of the data's hash, the seed and the epochs. A later call with the same
     data, seed and epochs -- in any chapter -- loads the file (``weights_only=True``) instead of
-    training. A file whose stored version, data hash, seed, epochs or number of classes do not
+    training. Before the cache, the package's own folder ``gentut/weights`` is searched for a file of
+    the same name, checked against its SHA-256 in ``SHA256SUMS`` (written by
+    ``bench/ship_classifier.py``). A file whose stored version, data hash, seed, epochs or number of classes do not
     match is not used: the classifier is retrained and the file replaced. A corrupt or unreadable
     file is treated the same way, with a printed note saying so (it is only a cache; nothing is
     lost by rebuilding it). One line is printed saying whether the classifier was loaded or
@@ -183,6 +195,8 @@ def load_or_train_classifier(
         seed: seed of the weights and batch order.
         device: where to train and return the model; default `gentut.device.pick_device()`.
         progress: show the trainer's progress bar while training.
+        shipped: look in ``gentut/weights`` first (False trains or uses the cache only, as
+            ``bench/ship_classifier.py`` does to make that file).
 
     Returns:
         (classifier in eval mode on `device`, its `ClassifierInfo`).
@@ -210,13 +224,19 @@ def load_or_train_classifier(
 
     with forked_rng(device):  # building the model draws initial weights; the cache replaces them
         model = DigitClassifier(num_classes, image_shape=data.image_shape)
-    info = _load_cached(path, model, wanted)
+    shipped_path = _verified_shipped(path.name) if shipped else None
+    info = None if shipped_path is None else _load_cached(
+        shipped_path, model, wanted, shown=f"Shipped feature classifier gentut/weights/{path.name}")
+    where = f"the package (gentut/weights/{path.name}, SHA-256 checked)"
+    if info is None:
+        info = _load_cached(path, model, wanted)
+        where = f"cache {_shown(path)}"
     if info is not None:
         model.to(device).eval()
         if eval_data is not None and eval_hash != info.eval_hash:
             accuracy = model.accuracy(eval_data.images, eval_data.labels)
             info = ClassifierInfo(**{**asdict(info), "accuracy": accuracy, "eval_hash": eval_hash})
-        print(f"Feature classifier loaded from cache {_shown(path)}{_accuracy_note(info)}")
+        print(f"Feature classifier loaded from {where}{_accuracy_note(info)}")
         return model, info
 
     # Forked generators: whether the classifier came from the cache or was trained here must not
@@ -247,6 +267,37 @@ def load_or_train_classifier(
     return model, info
 
 
+def shipped_sums(directory: Path | None = None) -> dict[str, str]:
+    """File name -> SHA-256 of the classifiers shipped in `directory` (default `SHIPPED_DIR`),
+    read from its ``SHA256SUMS`` (lines of ``<sha256>  <file name>``, as ``sha256sum`` writes)."""
+    sums = (SHIPPED_DIR if directory is None else Path(directory)) / SHIPPED_SUMS
+    if not sums.is_file():
+        return {}
+    listed = {}
+    for number, line in enumerate(sums.read_text().splitlines(), 1):
+        if line.strip():
+            digest, _, name = line.strip().partition("  ")
+            if not re.fullmatch(r"[0-9a-f]{64}", digest) or not name:
+                raise ValueError(f"{sums}, line {number}: expected '<sha256>  <file name>', got {line!r}")
+            listed[name] = digest
+    return listed
+
+
+def _verified_shipped(name: str) -> Path | None:
+    """The shipped classifier called `name` if it is there and its SHA-256 is the listed one."""
+    path = SHIPPED_DIR / name
+    expected = shipped_sums().get(name)
+    if expected is None or not path.is_file():
+        return None
+    found = hashlib.sha256(path.read_bytes()).hexdigest()
+    if found != expected:
+        # Not silent, not fatal: the cache or a fresh training still gives a working classifier.
+        print(f"Shipped feature classifier gentut/weights/{name} has SHA-256 {found[:16]}..., not the listed "
+              f"{expected[:16]}... (a damaged install?); using the cache or training instead")
+        return None
+    return path
+
+
 def _shown(path: Path) -> str:
     """`path` with the home folder written as ~, so printed outputs hold no one's user name."""
     try:
@@ -259,7 +310,7 @@ def _accuracy_note(info: ClassifierInfo) -> str:
     return "" if info.accuracy is None else f" (held-out accuracy {100 * info.accuracy:.1f}%)"
 
 
-def _load_cached(path: Path, model: DigitClassifier, wanted: dict) -> ClassifierInfo | None:
+def _load_cached(path: Path, model: DigitClassifier, wanted: dict, shown: str | None = None) -> ClassifierInfo | None:
     """The cached classifier's info with its weights loaded into `model`, or None (with a printed
     reason when a file exists but cannot be used) if it must be retrained."""
     if not path.is_file():
@@ -272,14 +323,15 @@ def _load_cached(path: Path, model: DigitClassifier, wanted: dict) -> Classifier
             for key, value in wanted.items() if metadata.get(key) != value
         ]
         if stale:
-            print(f"Cached feature classifier {_shown(path)} does not match ({'; '.join(stale)}); retraining it")
+            print(f"{shown or 'Cached feature classifier ' + _shown(path)} does not match ({'; '.join(stale)}); not using it")
             return None
         model.load_state_dict(weights)
         fields = {key: metadata[key] for key in ClassifierInfo.__dataclass_fields__ if key in metadata}
         return ClassifierInfo(**{**fields, "path": str(path), "from_cache": True})
     except (CheckpointError, KeyError, TypeError, AttributeError, RuntimeError) as error:
         # A cache file is only a shortcut: rebuilding it loses nothing, so say why and retrain.
-        print(f"Cached feature classifier {_shown(path)} is unreadable ({type(error).__name__}: {error}); retraining it")
+        print(f"{shown or 'Cached feature classifier ' + _shown(path)} is unreadable ({type(error).__name__}: {error}); "
+              "not using it")
         return None
 
 
