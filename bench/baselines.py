@@ -50,6 +50,7 @@ SOURCES = [
     "gentut/metrics/samples.py",
     "gentut/metrics/likelihood.py",
     "gentut/models/classifier.py",
+    "gentut/weights/SHA256SUMS",  # the shipped feature classifier the metrics read
     "gentut/data/loader.py",
     "gentut/data/mnist.py",
 ]

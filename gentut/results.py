@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 __all__ = ["RESULTS_DIR", "results_path", "fingerprint", "write_results", "read_results", "stale_sources",
-           "ResultsError"]
+           "provenance", "ResultsError"]
 
 FORMAT = 1
 
@@ -116,6 +116,14 @@ def read_results(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise ResultsError(f"{path} is not a results file of format {FORMAT}")
     return record
+
+
+def provenance(record: dict[str, Any]) -> str:
+    """Two lines a chapter prints above numbers it quotes from `record`: the command, then the
+    package version, commit, date and seconds of the run."""
+    commit = (record.get("commit") or "unknown")[:10]
+    return (f"$ {record['command']}\n  gentut {record['gentut']}, commit {commit}, {record['date']}, "
+            f"{record['seconds']:.0f} s in all")
 
 
 def stale_sources(record: dict[str, Any], *, root: str | os.PathLike | None = None) -> list[str]:
