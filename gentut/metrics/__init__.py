@@ -1,4 +1,4 @@
-"""The numbers the book reports, in five rooms, and one table to print them in.
+"""The numbers the book reports, in six rooms, and one table to print them in.
 
 * `reconstruction`: mean squared reconstruction error, ROC AUC and ROC curves (anomalies);
 * `likelihood`: per-image ELBO and the importance-sampled (IWAE) estimate of log p(x);
@@ -6,6 +6,7 @@
   features: Frechet distance, classifier score, precision/recall, density/coverage;
 * `latent`: active units and the mutual information gap of latent codes;
 * `modes`: mode coverage of 2-D samples on a mixture of Gaussians;
+* `memorisation`: nearest training neighbours and the data-copying test (Meehan et al. 2020);
 * `tables`: `format_table`, the one formatter of every chapter's tables.
 
 Everything public is importable from ``gentut.metrics`` directly.
@@ -16,6 +17,7 @@ from gentut.metrics.latent import (
     mutual_information_gap,
 )
 from gentut.metrics.likelihood import elbo, importance_sampled_log_likelihood
+from gentut.metrics.memorisation import DataCopying, data_copying, mann_whitney_z, nearest_neighbours
 from gentut.metrics.modes import ModeCoverage, mode_counts, mode_coverage
 from gentut.metrics.reconstruction import (
     mean_reconstruction_error,
@@ -44,6 +46,10 @@ __all__ = [
     "mutual_information_gap",
     "elbo",
     "importance_sampled_log_likelihood",
+    "DataCopying",
+    "data_copying",
+    "mann_whitney_z",
+    "nearest_neighbours",
     "ModeCoverage",
     "mode_counts",
     "mode_coverage",
