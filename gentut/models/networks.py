@@ -63,12 +63,10 @@ Activation = Literal["relu", "leaky_relu"]
 Norm = Literal["none", "batch"]
 Output = Literal["identity", "sigmoid", "tanh"]
 Init = Literal["default", "dcgan"]
-Upsample = Literal["transposed", "resize"]
 ACTIVATIONS = ("relu", "leaky_relu")
 NORMS = ("none", "batch")
 OUTPUTS = ("identity", "sigmoid", "tanh")
 INITS = ("default", "dcgan")
-UPSAMPLES = ("transposed", "resize")
 
 # LeakyReLU slope 0.2, as in DCGAN (Radford et al. 2015, Section 4).
 LEAKY_RELU_SLOPE = 0.2
@@ -432,14 +430,6 @@ class ConvDecoder(_Decoder):
         norm: ``"none"`` or ``"batch"`` (after every layer but the output, as in DCGAN's generator).
         output: ``"sigmoid"`` (default, images in [0, 1]), ``"tanh"`` or ``"identity"``.
         pad: see `ConvEncoder`.
-        upsample: how each stage doubles the size. ``"transposed"`` (default, DCGAN's): a 4x4
-            transposed convolution with stride 2 and padding 1, out = (n - 1) * 2 - 2 + 4 = 2n.
-            Every output pixel gets four kernel taps per axis from its inputs, but which four
-            alternates between even and odd pixels, so unless the learned weights balance,
-            neighbouring pixels get different sums even from a constant input: checkerboard
-            artefacts. ``"resize"``: nearest-neighbour upsampling by 2, then a 3x3 convolution
-            with padding 1, which maps a constant input to a constant output away from the
-            border, the alternative Odena, Dumoulin & Olah (2016) recommend.
         init, spectral_norm: see the module docstring.
     """
 
@@ -456,13 +446,11 @@ class ConvDecoder(_Decoder):
         norm: Norm = "none",
         output: Output = "sigmoid",
         pad: bool = False,
-        upsample: Upsample = "transposed",
         init: Init = "default",
         spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         self.latent_dim = positive_int("latent_dim", latent_dim)
-        choice("upsample", upsample, UPSAMPLES)
         out_channels = positive_int("out_channels", out_channels)
         self.base_channels, self.image_size = base_channels, image_size
         self.channels, (before, after) = _conv_geometry(base_channels, depth, channels, image_size, pad,
@@ -479,26 +467,19 @@ class ConvDecoder(_Decoder):
         widths = list(reversed(self.channels))  # output side last
         for width, stage in zip(widths[:-1], widths[1:]):
             # (B, width, s, s) -> (B, stage, 2s, 2s)
-            layers += _upsampling(upsample, width, stage, bias=not batch)
+            layers.append(nn.ConvTranspose2d(width, stage, 4, stride=2, padding=1, bias=not batch))
             if batch:
                 layers.append(nn.BatchNorm2d(stage))
             layers.append(_activation(activation))
-        layers += _upsampling(upsample, widths[-1], out_channels, bias=True)  # logits
+        layers.append(nn.ConvTranspose2d(widths[-1], out_channels, 4, stride=2, padding=1))  # logits
         if before or after:
             layers.append(nn.ZeroPad2d((-before, -after, -before, -after)))  # negative pad: crop
         self.net = nn.Sequential(*layers)
         self._finish(
             dict(latent_dim=latent_dim, out_channels=out_channels, base_channels=base_channels,
                  image_size=image_size, depth=depth, channels=self.channels, activation=activation,
-                 norm=norm, output=output, pad=pad, upsample=upsample), init, spectral_norm,
+                 norm=norm, output=output, pad=pad), init, spectral_norm,
         )
-
-
-def _upsampling(kind: str, width: int, stage: int, *, bias: bool) -> list[nn.Module]:
-    """Layers that take (B, width, s, s) to (B, stage, 2s, 2s), the `ConvDecoder` way `kind`."""
-    if kind == "transposed":
-        return [nn.ConvTranspose2d(width, stage, 4, stride=2, padding=1, bias=bias)]
-    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, stage, 3, padding=1, bias=bias)]
 
 
 # --- vectors -------------------------------------------------------------------------------------
