@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gentut.results import ResultsError, fingerprint, read_results, stale_sources, write_results
+from gentut.results import ResultsError, fingerprint, provenance, read_results, stale_sources, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,3 +94,29 @@ def test_the_baselines_benchmark_runs_at_toy_size_and_writes_its_results(tmp_pat
 def test_the_committed_baseline_results_come_from_the_current_code():
     record = _committed_and_fresh("baselines.json")
     assert record["results"]["data"].startswith("Fashion-MNIST")
+
+
+def test_the_lab_exercise_benchmark_runs_at_toy_size_and_writes_its_results(tmp_path):
+    out = tmp_path / "exercise.json"
+    result = subprocess.run(
+        [sys.executable, "bench/gan_lab_exercise.py", "--smoke", "--seeds", "0", "--output", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    parts = read_results(out)["results"]
+    assert [parts[p]["steps"] for p in "abc"] == [40, 40, 80]  # (c) twice the budget
+    assert "SN + hinge" in parts["a"]["table"] and "packing (m = 4)" in parts["b"]["table"]
+    assert all(len(parts[p]["runs"]) == 1 for p in "abc")
+
+
+def test_the_committed_lab_exercise_results_come_from_the_current_code():
+    record = _committed_and_fresh("gan_lab_exercise.json")
+    assert record["seeds"] == [0, 1, 2, 3, 4]
+    assert record["results"]["c"]["steps"] == 2 * record["results"]["a"]["steps"] == 40_000
+
+
+def test_provenance_names_the_command_version_commit_date_and_seconds():
+    record = {"command": "python bench/x.py", "gentut": "0.1.0", "commit": "0123456789abcdef", "date": "2026-12-03",
+              "seconds": 61.7}
+    assert provenance(record) == "$ python bench/x.py\n  gentut 0.1.0, commit 0123456789, 2026-12-03, 62 s in all"
+    assert "commit unknown" in provenance({**record, "commit": None})
