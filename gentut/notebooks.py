@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 TOC_NAME = "_toc.yml"
+# A chapter's whole run in the cpu profile, on 2 CPU cores: the book's time budget.
+CPU_BUDGET_SECONDS = 15 * 60
 RUN_KEY = "gentut"  # notebook metadata: nb.metadata["gentut"]["run"] = {...}
 ALLOWED_ERROR_TAG = "raises-exception"  # the tag myst-nb, nbclient and nbval all honour
 SKIP_TAGS = frozenset({"skip-execution"})  # cells nbclient does not run
@@ -240,6 +242,11 @@ def check_notebook(nb: Any) -> list[str]:
     elif run.get("profile") not in BOOK_PROFILES:
         problems.append(
             f"metadata.{RUN_KEY}.run.profile must be one of {BOOK_PROFILES}, got {run.get('profile')!r}"
+        )
+    elif run.get("profile") == "cpu" and run.get("seconds", 0) > CPU_BUDGET_SECONDS:
+        problems.append(
+            f"the stored run took {run['seconds']:.0f} s in the cpu profile, over the book's budget of "
+            f"{CPU_BUDGET_SECONDS} s per chapter: move the longest runs into a bench/ script's results file"
         )
     expected = 1
     for index, cell in enumerate(nb.cells):

@@ -220,3 +220,11 @@ def test_find_problems_reports_exception_text_and_local_paths():
     assert len(problems) == 2
     assert "cell 0" in problems[0] and "'Errno'" in problems[0]
     assert "cell 1" in problems[1] and "local path '/root/'" in problems[1]
+
+
+def test_check_rejects_a_cpu_run_over_the_chapter_budget():
+    nb = executed_notebook(new_code_cell("x = 1"))
+    nb.metadata["gentut"]["run"]["seconds"] = 901.0
+    assert any("over the book's budget of 900 s" in p for p in check_notebook(nb))
+    nb.metadata["gentut"]["run"]["seconds"] = 899.0
+    assert check_notebook(nb) == []
