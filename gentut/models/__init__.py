@@ -1,6 +1,7 @@
 """Networks (`networks`) and the objectives that train them, one model per file."""
 from gentut.models.autoencoder import Autoencoder, AutoencoderConfig, anomaly_scores
 from gentut.models.classifier import DigitClassifier
+from gentut.models.dcgan import build_dcgan, dcgan_discriminator, dcgan_generator, dcgan_optimizers
 from gentut.models.gan import GAN, GANConfig
 from gentut.models.networks import (
     MLP,
@@ -29,6 +30,10 @@ __all__ = [
     "MLPEncoder",
     "VAE",
     "VAEConfig",
+    "build_dcgan",
+    "dcgan_discriminator",
+    "dcgan_generator",
     "dcgan_init_",
+    "dcgan_optimizers",
     "with_spectral_norm",
 ]
