@@ -93,3 +93,15 @@ def test_a_dcgan_is_rebuilt_from_its_spec_with_the_same_architecture():
     gan.eval(), rebuilt.eval()
     with torch.no_grad():
         assert torch.equal(gan.generate(z), rebuilt.generate(z))
+
+
+@pytest.mark.parametrize("size, channels", [(32, 3), (64, 3)])
+def test_bigger_images_build_and_take_a_training_step(size, channels):
+    torch.manual_seed(0)
+    gan = build_dcgan(16, image_size=size, channels=channels, width=4)
+    loader = ImageData(torch.rand(8, channels, size, size)).loader(4, seed=0)
+    trainer = Trainer(gan, dcgan_optimizers(gan), device="cpu", progress=False, log_every=1)
+    trainer.fit(loader, epochs=1)
+    logs = {name: trainer.history.series(name)[1] for name in ("d_loss", "g_loss")}
+    assert all(len(v) == 2 and all(torch.isfinite(torch.tensor(v))) for v in logs.values())
+    assert gan.sample(2).shape == (2, channels, size, size)
