@@ -105,3 +105,92 @@ def test_bigger_images_build_and_take_a_training_step(size, channels):
     logs = {name: trainer.history.series(name)[1] for name in ("d_loss", "g_loss")}
     assert all(len(v) == 2 and all(torch.isfinite(torch.tensor(v))) for v in logs.values())
     assert gan.sample(2).shape == (2, channels, size, size)
+
+
+def test_the_remaining_guidelines_are_one_keyword_each_and_change_only_their_layer():
+    reference = build_dcgan(8, width=8)
+    pooled = build_dcgan(8, width=8, downsample="pool")
+    d_ref, d_pool = list(reference.discriminator.net), list(pooled.discriminator.net)
+    assert sum(isinstance(m, nn.AvgPool2d) for m in d_pool) == len(pooled.discriminator.channels)
+    assert all(m.stride == (1, 1) for m in d_pool if isinstance(m, nn.Conv2d))
+    assert all(m.stride == (2, 2) for m in d_ref if isinstance(m, nn.Conv2d))
+    assert len(pooled.generator.net) == len(reference.generator.net)  # the generator untouched
+    resized = build_dcgan(8, width=8, upsample="resize")
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in resized.generator.modules())
+    assert sum(isinstance(m, nn.Upsample) for m in resized.generator.modules()) == 2
+    edges = build_dcgan(8, width=8, norm_image_side=True)
+    g_layers, d_layers = list(edges.generator.net), list(edges.discriminator.net)
+    assert isinstance(g_layers[-1], nn.BatchNorm2d) and g_layers[-1].num_features == 1  # the output's logits
+    assert isinstance(d_layers[1], nn.BatchNorm2d)  # right after the input convolution
+    for gan in (pooled, resized, edges):
+        images = gan.sample(3)
+        assert images.shape == (3, 1, 28, 28) and gan.discriminate(images).shape == (3,)
+        rebuilt = build_model(model_spec(gan))
+        assert [type(m) for m in rebuilt.modules()] == [type(m) for m in gan.modules()]
+
+
+def test_the_new_keywords_leave_an_old_spec_unchanged_and_refuse_nonsense():
+    assert "upsample" not in dcgan_generator(8, width=8).options  # defaults are not recorded
+    assert "downsample" not in dcgan_discriminator(width=8).options
+    assert dcgan_discriminator(width=8, downsample="pool").options["downsample"] == "pool"
+    with pytest.raises(ValueError, match="needs norm='batch'"):
+        build_dcgan(8, width=8, norm="none", norm_image_side=True)
+    with pytest.raises(ValueError, match="downsample"):
+        dcgan_discriminator(downsample="max")
+    with pytest.raises(TypeError, match="norm_image_side must be a bool"):
+        dcgan_generator(8, norm_image_side="yes")
+
+
+def test_a_conditional_dcgan_draws_the_class_it_is_given_and_trains_on_labelled_batches():
+    torch.manual_seed(0)
+    gan = build_dcgan(8, width=8, num_classes=10)
+    assert gan.generator.latent_dim == 8 and gan.discriminator.image_shape == (1, 28, 28)
+    assert gan.discriminator.network.image_shape == (11, 28, 28)  # the image and ten label channels
+    labels = torch.tensor([0, 3, 9])
+    images = gan.sample(3, labels=labels)
+    assert images.shape == (3, 1, 28, 28)
+    assert gan.discriminate(images, labels).shape == (3,)
+    # The label changes what G draws from the same noise, and what D says of the same image.
+    z = torch.randn(1, 8).expand(2, -1)
+    gan.eval()
+    with torch.no_grad():
+        two = gan.generate(z, torch.tensor([1, 7]))
+        scores = gan.discriminate(two[:1].expand(2, -1, -1, -1), torch.tensor([1, 7]))
+    assert not torch.allclose(two[0], two[1]) and scores[0] != scores[1]
+    gan.train()
+    loader = ImageData(torch.rand(16, 1, 28, 28), torch.arange(16) % 10).loader(8, seed=0)
+    trainer = Trainer(gan, dcgan_optimizers(gan), device="cpu", progress=False, log_every=1)
+    trainer.fit(loader, epochs=1)
+    assert all(torch.isfinite(torch.tensor(trainer.history.series(n)[1])).all() for n in ("d_loss", "g_loss"))
+    rebuilt = build_model(model_spec(gan))
+    rebuilt.load_state_dict(gan.state_dict())
+    gan.eval(), rebuilt.eval()
+    with torch.no_grad():
+        assert torch.equal(gan.generate(z, torch.tensor([1, 7])), rebuilt.generate(z, torch.tensor([1, 7])))
+    assert rebuilt.config.num_classes == 10
+
+
+def test_a_conditional_gan_refuses_missing_labels_and_an_unconditional_one_refuses_labels():
+    conditional, plain = build_dcgan(8, width=8, num_classes=3), build_dcgan(8, width=8)
+    with pytest.raises(ValueError, match="conditional .num_classes=3. and needs labels"):
+        conditional.sample(2)
+    with pytest.raises(ValueError, match="unconditional .num_classes=0., but labels were given"):
+        plain.sample(2, labels=torch.tensor([0, 1]))
+    unlabelled = ImageData(torch.rand(8, 1, 28, 28)).loader(4, seed=0)
+    with pytest.raises(ValueError, match="batch has no labels"):
+        Trainer(conditional, dcgan_optimizers(conditional), device="cpu", progress=False).fit(unlabelled, epochs=1)
+    with pytest.raises(ValueError, match="cannot pack"):
+        build_dcgan(8, width=8, num_classes=3, packing=2)
+    with pytest.raises(ValueError, match="num_classes must be a non-negative int"):
+        build_dcgan(8, width=8, num_classes=-1)
+
+
+def test_the_config_and_both_networks_must_agree_on_the_classes():
+    from gentut.models.gan import GAN, GANConfig
+    from gentut.models.networks import LabelConditioned
+    generator = LabelConditioned(dcgan_generator(8 + 3, width=8), 3)
+    discriminator = dcgan_discriminator(width=8)
+    with pytest.raises(ValueError, match="the discriminator is not label-conditioned"):
+        GAN(generator, discriminator, config=GANConfig(latent_dim=8, num_classes=3))
+    with pytest.raises(ValueError, match="config.num_classes is 0 but the generator is conditioned on 3"):
+        GAN(generator, discriminator, config=GANConfig(latent_dim=8))

@@ -322,3 +322,30 @@ def test_label_conditioning_joins_one_hot_labels_as_channels_or_features():
         decoder(torch.zeros(2, 2), torch.zeros(2))
     with pytest.raises(TypeError, match="one of gentut's networks"):
         LabelConditioned(torch.nn.Linear(2, 2), 2)
+
+
+@pytest.mark.parametrize("image_size, depth, pad", [(28, 2, False), (28, 3, True), (32, 3, False), (64, 4, False)])
+def test_resize_upsampling_gives_the_same_shapes_as_transposed_convolutions(image_size, depth, pad):
+    z = torch.randn(3, 5)
+    shapes = {kind: ConvDecoder(5, image_size=image_size, depth=depth, pad=pad, base_channels=4, upsample=kind)(z).shape
+              for kind in ("transposed", "resize")}
+    assert shapes["transposed"] == shapes["resize"] == (3, 1, image_size, image_size)
+
+
+def test_a_transposed_convolution_paints_a_checkerboard_from_a_constant_input_and_resizing_does_not():
+    torch.manual_seed(0)
+    constant = torch.ones(1, 8, 6, 6)  # the first stage takes the 8 channels of the 7x7 map
+    transposed = ConvDecoder(2, upsample="transposed", base_channels=4).net[3]  # the first upsampling stage
+    resize = ConvDecoder(2, upsample="resize", base_channels=4).net[3:5]
+    assert isinstance(transposed, torch.nn.ConvTranspose2d) and isinstance(resize[0], torch.nn.Upsample)
+    with torch.no_grad():
+        inner_t, inner_r = transposed(constant)[..., 2:-2, 2:-2], resize(constant)[..., 2:-2, 2:-2]  # (1, C, 8, 8)
+    # period 2: even and odd pixels differ, and every second pixel repeats
+    assert (inner_t[..., 0::2, :] - inner_t[..., 1::2, :]).abs().max() > 1e-3
+    assert torch.allclose(inner_t[..., 0::2, 0::2], inner_t[..., 0:1, 0:1].expand_as(inner_t[..., 0::2, 0::2]))
+    assert torch.allclose(inner_r, inner_r[..., :1, :1].expand_as(inner_r), atol=1e-6)
+
+
+def test_an_unknown_upsampling_is_a_clear_error():
+    with pytest.raises(ValueError, match="upsample"):
+        ConvDecoder(2, upsample="bilinear")

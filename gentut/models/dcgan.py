@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from gentut.models.gan import GAN, GANConfig
-from gentut.models.networks import ConvDecoder, ConvEncoder
-from gentut.validation import positive_int
+from gentut.models.networks import ConvDecoder, ConvEncoder, LabelConditioned
+from gentut.validation import is_int, positive_int
 
 __all__ = ["DCGAN_LR", "DCGAN_BETAS", "DCGAN_LATENT_DIM", "default_depth", "dcgan_generator",
            "dcgan_discriminator", "build_dcgan", "dcgan_optimizers"]
@@ -59,7 +59,9 @@ def dcgan_generator(
     width: int = 64,
     depth: int | None = None,
     norm: str = "batch",
+    norm_image_side: bool = False,
     output: str = "sigmoid",
+    upsample: str = "transposed",
     init: str = "dcgan",
 ) -> ConvDecoder:
     """DCGAN's generator: project z to a (width * 2**(depth-1))-channel map, then transposed
@@ -67,10 +69,12 @@ def dcgan_generator(
     layer but the output, and `output` at the end (sigmoid: the book's [0, 1] images).
 
     For 64x64 with width 128 this is the paper's generator: 4x4x1024 -> 8x8x512 -> 16x16x256 ->
-    32x32x128 -> 64x64xC."""
+    32x32x128 -> 64x64xC. ``upsample="resize"`` doubles by nearest-neighbour resizing and a 3x3
+    convolution instead (no checkerboard); ``norm_image_side=True`` also normalises the output."""
     depth = default_depth(image_size) if depth is None else depth
     return ConvDecoder(latent_dim, out_channels=channels, base_channels=width, image_size=image_size, depth=depth,
-                       activation="relu", norm=norm, output=output, init=init)
+                       activation="relu", norm=norm, norm_image_side=norm_image_side, output=output,
+                       upsample=upsample, init=init)
 
 
 def dcgan_discriminator(
@@ -80,17 +84,22 @@ def dcgan_discriminator(
     width: int = 64,
     depth: int | None = None,
     norm: str = "batch",
+    norm_image_side: bool = False,
     activation: str = "leaky_relu",
+    downsample: str = "strided",
     init: str = "dcgan",
     spectral_norm: bool = False,
     packing: int = 1,
 ) -> ConvEncoder:
     """DCGAN's discriminator: stride-2 convolutions that double the channels and halve the size,
     LeakyReLU(0.2), batch norm on every stage but the first (the input is never normalised),
-    then one logit. With `packing` m it takes m images stacked on the channel axis (PacGAN)."""
+    then one logit. With `packing` m it takes m images stacked on the channel axis (PacGAN).
+    ``downsample="pool"`` halves by a 3x3 convolution and average pooling instead;
+    ``norm_image_side=True`` also normalises the first stage."""
     depth = default_depth(image_size) if depth is None else depth
     return ConvEncoder(1, in_channels=channels * positive_int("packing", packing), base_channels=width,
-                       image_size=image_size, depth=depth, activation=activation, norm=norm, init=init,
+                       image_size=image_size, depth=depth, activation=activation, norm=norm,
+                       norm_image_side=norm_image_side, downsample=downsample, init=init,
                        spectral_norm=spectral_norm)
 
 
@@ -101,23 +110,37 @@ def build_dcgan(
     channels: int = 1,
     width: int = 64,
     loss: str = "non_saturating",
+    num_classes: int = 0,
     **options,
 ) -> GAN:
     """A DCGAN for `image_size`-pixel images with `channels` channels: `dcgan_generator` and
     `dcgan_discriminator` of the same width, in a `GAN` with `loss`. Other keywords go to the
-    network that takes them (``norm``, ``init``, ``depth`` to both; ``output`` to the generator;
-    ``activation``, ``spectral_norm`` and ``packing`` to the discriminator), so an ablation is
-    one keyword: ``build_dcgan(init="default")``."""
-    generator_keys, discriminator_keys = {"norm", "init", "depth", "output"}, {"norm", "init", "depth", "activation",
-                                                                                 "spectral_norm", "packing"}
+    network that takes them (``norm``, ``norm_image_side``, ``init``, ``depth`` to both; ``output``
+    and ``upsample`` to the generator; ``activation``, ``downsample``, ``spectral_norm`` and
+    ``packing`` to the discriminator), so an ablation is one keyword: ``build_dcgan(init="default")``.
+
+    ``num_classes=K`` builds a conditional DCGAN (Mirza & Osindero 2014): the generator takes z
+    and the label's one-hot vector, the discriminator the image with K constant label channels,
+    both through `LabelConditioned`."""
+    shared_keys = {"norm", "norm_image_side", "init", "depth"}
+    generator_keys = shared_keys | {"output", "upsample"}
+    discriminator_keys = shared_keys | {"activation", "downsample", "spectral_norm", "packing"}
     unknown = set(options) - generator_keys - discriminator_keys
     if unknown:
         raise TypeError(f"build_dcgan got unknown options {sorted(unknown)}; it takes "
                         f"{sorted(generator_keys | discriminator_keys)}")
-    shared = dict(image_size=image_size, channels=channels, width=width)
-    generator = dcgan_generator(latent_dim, **shared, **{k: v for k, v in options.items() if k in generator_keys})
-    discriminator = dcgan_discriminator(**shared, **{k: v for k, v in options.items() if k in discriminator_keys})
-    config = GANConfig(latent_dim=latent_dim, loss=loss, packing=options.get("packing", 1))
+    if not is_int(num_classes) or num_classes < 0:
+        raise ValueError(f"num_classes must be a non-negative int (0: unconditional), got {num_classes!r}")
+    config = GANConfig(latent_dim=latent_dim, loss=loss, packing=options.get("packing", 1), num_classes=num_classes)
+    k = num_classes
+    generator = dcgan_generator(latent_dim + k, image_size=image_size, channels=channels, width=width,
+                                **{key: v for key, v in options.items() if key in generator_keys})
+    # The label joins the discriminator's input as k channels, so its first convolution takes
+    # channels + k of them (with packing, which a conditional GAN refuses, it would be m * channels).
+    discriminator = dcgan_discriminator(image_size=image_size, channels=channels + k, width=width,
+                                        **{key: v for key, v in options.items() if key in discriminator_keys})
+    if k:
+        generator, discriminator = LabelConditioned(generator, k), LabelConditioned(discriminator, k)
     return GAN(generator, discriminator, config=config)
 
 

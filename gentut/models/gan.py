@@ -54,7 +54,7 @@ from gentut.losses import (
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
-from gentut.models.networks import with_spectral_norm
+from gentut.models.networks import LabelConditioned, with_spectral_norm
 from gentut.models.sampling import check_count, evaluation_mode, model_device, prior_noise
 from gentut.step import Step
 from gentut.validation import is_int, is_number
@@ -82,6 +82,10 @@ class GANConfig:
         packing: PacGAN's m (Lin et al. 2018): the discriminator judges `packing` samples at
             once, so it must be built for ``packing *`` the features (or channels) of one sample;
             batch sizes must be divisible by it. 1: no packing.
+        num_classes: K for a conditional GAN (Mirza & Osindero 2014), whose generator draws the
+            class it is given and whose discriminator judges an image together with its label:
+            both networks are wrapped in `gentut.models.networks.LabelConditioned`. 0 (default):
+            unconditional.
     """
 
     latent_dim: int
@@ -89,6 +93,7 @@ class GANConfig:
     gradient_penalty: float = 10.0
     discriminator_steps: int = 1
     packing: int = 1
+    num_classes: int = 0
 
     def __post_init__(self) -> None:
         if not is_int(self.latent_dim) or self.latent_dim < 1:
@@ -110,6 +115,13 @@ class GANConfig:
                 f"packing must be a positive int (samples per discriminator input; 1: no "
                 f"packing), got {self.packing!r}"
             )
+        if not is_int(self.num_classes) or self.num_classes < 0:
+            raise ValueError(
+                f"num_classes must be a non-negative int (0: unconditional), got {self.num_classes!r}"
+            )
+        if self.num_classes and self.packing > 1:
+            raise ValueError("a conditional GAN (num_classes > 0) cannot pack samples (packing > 1): "
+                             "a pack would mix labels")
 
 
 class GAN(nn.Module):
@@ -152,29 +164,53 @@ class GAN(nn.Module):
                 f"the discriminator must output one logit (or score) per input, out_dim=1, "
                 f"got out_dim={out_dim}"
             )
+        k = config.num_classes
+        for name, network in (("generator", generator), ("discriminator", discriminator)):
+            network_k = getattr(network, "num_classes", 0) if isinstance(network, LabelConditioned) else 0
+            if network_k != k:
+                raise ValueError(
+                    f"config.num_classes is {k} but the {name} is "
+                    + (f"conditioned on {network_k} classes" if network_k else "not label-conditioned")
+                    + "; a conditional GAN wraps both networks in LabelConditioned(network, num_classes), "
+                    "an unconditional one neither"
+                )
         self.generator = generator
         self.discriminator = discriminator
         self.config = config
 
     # --- the two players -------------------------------------------------------------------------
 
-    def generate(self, z: Tensor) -> Tensor:
-        """Samples G(z) for noise `z` (B, latent_dim), with gradients (for training)."""
+    def _condition(self, y: Tensor | None) -> tuple[Tensor, ...]:
+        """The networks' extra arguments: (y,) for a conditional GAN, () otherwise."""
+        if self.config.num_classes == 0:
+            if y is not None:
+                raise ValueError("this GAN is unconditional (num_classes=0), but labels were given")
+            return ()
+        if y is None:
+            raise ValueError(f"this GAN is conditional (num_classes={self.config.num_classes}) and needs "
+                             "labels y, one int per sample, got None")
+        return (y,)
+
+    def generate(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """Samples G(z) (G(z, y) for a conditional GAN) for noise `z` (B, latent_dim), with
+        gradients (for training)."""
         if not isinstance(z, Tensor) or z.ndim != 2 or z.shape[1] != self.config.latent_dim:
             got = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
             raise ValueError(f"z must have shape (B, {self.config.latent_dim}), got {got}")
-        return self.generator(z)  # (B, ...)
+        return self.generator(z, *self._condition(y))  # (B, ...)
 
     def sample(
         self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None
     ) -> Tensor:
-        """`n` samples G(z), z ~ N(0, I), under the contract of `gentut.models.sampling`."""
+        """`n` samples G(z), z ~ N(0, I), under the contract of `gentut.models.sampling`;
+        `labels` (n,) choose the classes of a conditional GAN."""
         check_count(n)
+        device = model_device(self)
+        z = prior_noise(n, self.config.latent_dim, device=device, generator=generator)
         if labels is not None:
-            raise ValueError("this GAN is unconditional, but labels were given")
-        z = prior_noise(n, self.config.latent_dim, device=model_device(self), generator=generator)
+            labels = labels.to(device)
         with evaluation_mode(self):  # batch norm uses its running statistics, spectral norm is frozen
-            return self.generate(z)
+            return self.generate(z, labels)
 
     def _pack(self, x: Tensor) -> Tensor:
         """(B, F) -> (B/m, m*F), or (B, C, H, W) -> (B/m, m*C, H, W), for packing m."""
@@ -190,8 +226,9 @@ class GAN(nn.Module):
         # reshape concatenates their features (channels for images) side by side.
         return x.reshape(len(x) // m, m * x.shape[1], *x.shape[2:])
 
-    def discriminate(self, x: Tensor) -> Tensor:
+    def discriminate(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Discriminator logits (or critic scores) of samples `x` (B, ...): shape (B / packing,).
+        A conditional GAN's discriminator judges each sample with its label `y` (B,).
 
         With ``packing = m`` the batch is cut into B / m packs of m consecutive samples and each
         pack is judged as one input: the samples are concatenated along the feature axis,
@@ -202,7 +239,7 @@ class GAN(nn.Module):
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(f"discriminate expects a batch (B, ...) of samples, got {got}")
         packed = self._pack(x)  # (B/m, m*F) or (B/m, m*C, H, W)
-        logits = self.discriminator(packed)
+        logits = self.discriminator(packed, *self._condition(y))
         if logits.ndim == 2 and logits.shape[1] == 1:
             logits = logits[:, 0]
         if tuple(logits.shape) != (len(packed),):
@@ -216,10 +253,10 @@ class GAN(nn.Module):
     # --- the objective ---------------------------------------------------------------------------
 
     def _discriminator_terms(
-        self, real: Tensor, fake: Tensor
+        self, real: Tensor, fake: Tensor, y: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """The discriminator's loss, its logits of real and fake, and the gradient penalty."""
-        real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)  # (B/m,) each
+        real_logits, fake_logits = self.discriminate(real, y), self.discriminate(fake, y)  # (B/m,) each
         if self.config.loss == "hinge":
             return hinge_discriminator_loss(real_logits, fake_logits), real_logits, fake_logits, None
         if self.config.loss != "wasserstein_gp":
@@ -227,19 +264,20 @@ class GAN(nn.Module):
         loss = wasserstein_critic_loss(real_logits, fake_logits)
         penalty = None
         if self.config.gradient_penalty > 0:
-            penalty = gradient_penalty(self.discriminate, real, fake)
+            penalty = gradient_penalty(lambda x: self.discriminate(x, y), real, fake)
             loss = loss + self.config.gradient_penalty * penalty
         return loss, real_logits, fake_logits, penalty
 
-    def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+    def discriminator_loss(self, real: Tensor, fake: Tensor, y: Tensor | None = None) -> Tensor:
         """The discriminator's (critic's) loss on a real and a fake batch, per ``config.loss``:
         -[E log D(x) + E log(1 - D(G(z)))]; for hinge E max(0, 1 - D(x)) + E max(0, 1 + D(G(z)));
-        for WGAN-GP E C(G(z)) - E C(x) + lambda * penalty."""
-        return self._discriminator_terms(real, fake)[0]
+        for WGAN-GP E C(G(z)) - E C(x) + lambda * penalty. `y`: both batches' labels, for a
+        conditional GAN."""
+        return self._discriminator_terms(real, fake, y)[0]
 
-    def generator_loss(self, fake: Tensor) -> Tensor:
+    def generator_loss(self, fake: Tensor, y: Tensor | None = None) -> Tensor:
         """The generator's loss on a fake batch (with gradients through D into G), per ``config.loss``."""
-        fake_logits = self.discriminate(fake)
+        fake_logits = self.discriminate(fake, y)
         if self.config.loss == "minimax":
             return generator_loss_minimax(fake_logits)
         if self.config.loss == "non_saturating":
@@ -260,16 +298,25 @@ class GAN(nn.Module):
         reusing it keeps the batch size (and so the gradient noise) of every update the same,
         and a run still sees all of the data, just `discriminator_steps` times per generator
         step. The generator's update reuses the last fakes, judged by the updated D.
+
+        A conditional GAN draws its fakes for the real batch's labels, so the classes come in
+        the data's proportions, and D judges every image, real or fake, with its label.
         """
         real = batch.x  # (B, ...)
         config = self.config
+        y = None
+        if config.num_classes:
+            if batch.y is None:
+                raise ValueError(f"this GAN is conditional (num_classes={config.num_classes}) but the batch "
+                                 "has no labels (batch.y is None); load the data with its labels")
+            y = batch.y  # (B,)
         self._pack(real)  # reject a batch size packing cannot divide before any update
         logs: dict[str, Any] = {}
         for _ in range(config.discriminator_steps):
             with step.autocast():
-                fake = self.generate(self._noise(len(real), real.device))  # (B, ...), graph into G
+                fake = self.generate(self._noise(len(real), real.device), y)  # (B, ...), graph into G
                 # detach(): D's loss must not reach G; the graph of `fake` stays for G's update.
-                d_loss, real_logits, fake_logits, penalty = self._discriminator_terms(real, fake.detach())
+                d_loss, real_logits, fake_logits, penalty = self._discriminator_terms(real, fake.detach(), y)
             if penalty is not None:
                 logs["gradient_penalty"] = penalty.detach()
             step.update(d_loss, "discriminator")  # D learns here
@@ -282,7 +329,7 @@ class GAN(nn.Module):
         with step.autocast():
             # The same fakes, not detached, through the updated D: G's gradient flows back
             # through D. The step differentiates g_loss with respect to G's parameters only.
-            g_loss = self.generator_loss(fake)
+            g_loss = self.generator_loss(fake, y)
         step.update(g_loss, "generator")  # G learns here
         return {
             "d_loss": d_loss.detach(),

@@ -63,10 +63,14 @@ Activation = Literal["relu", "leaky_relu"]
 Norm = Literal["none", "batch"]
 Output = Literal["identity", "sigmoid", "tanh"]
 Init = Literal["default", "dcgan"]
+Upsample = Literal["transposed", "resize"]
+Downsample = Literal["strided", "pool"]
 ACTIVATIONS = ("relu", "leaky_relu")
 NORMS = ("none", "batch")
 OUTPUTS = ("identity", "sigmoid", "tanh")
 INITS = ("default", "dcgan")
+UPSAMPLES = ("transposed", "resize")
+DOWNSAMPLES = ("strided", "pool")
 
 # LeakyReLU slope 0.2, as in DCGAN (Radford et al. 2015, Section 4).
 LEAKY_RELU_SLOPE = 0.2
@@ -357,8 +361,14 @@ class ConvEncoder(_Encoder):
         activation: ``"relu"`` or ``"leaky_relu"``.
         norm: ``"none"`` or ``"batch"``, after every stage but the first: DCGAN leaves the
             discriminator's input layer unnormalised so that it sees the raw pixel statistics.
+        norm_image_side: with ``norm="batch"``, normalise the first stage too (the layer that
+            sees the image), which DCGAN leaves out; for the chapter's ablation.
         pad: zero-pad the input to the next multiple of 2**depth (28 -> 32 for depth 3), so that
             a deeper network takes digits; the decoder's ``pad=True`` crops back.
+        downsample: how each stage halves the size. ``"strided"`` (default, DCGAN's): the 4x4
+            stride-2 convolution above, a learned downsampling. ``"pool"``: a 3x3 convolution
+            with stride 1 and padding 1, then 2x2 average pooling, a fixed one, as in the
+            convolutional networks DCGAN's guideline replaced.
         init, spectral_norm: see the module docstring.
     """
 
@@ -373,12 +383,16 @@ class ConvEncoder(_Encoder):
         channels: Sequence[int] | None = None,
         activation: Activation = "relu",
         norm: Norm = "none",
+        norm_image_side: bool = False,
         pad: bool = False,
+        downsample: Downsample = "strided",
         init: Init = "default",
         spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         self.out_dim = positive_int("out_dim", out_dim)
+        choice("downsample", downsample, DOWNSAMPLES)
+        _check_image_side(norm_image_side, norm)
         in_channels = positive_int("in_channels", in_channels)
         self.base_channels, self.image_size = base_channels, image_size
         self.channels, (before, after) = _conv_geometry(base_channels, depth, channels, image_size, pad,
@@ -391,12 +405,17 @@ class ConvEncoder(_Encoder):
         self.block_ends = []
         width, size = in_channels, image_size + before + after
         for i, stage in enumerate(self.channels):
-            normed = norm == "batch" and i > 0
+            normed = norm == "batch" and (i > 0 or norm_image_side)
             # (B, width, s, s) -> (B, stage, s/2, s/2); no bias before batch norm
-            layers.append(nn.Conv2d(width, stage, 4, stride=2, padding=1, bias=not normed))
+            if downsample == "strided":
+                layers.append(nn.Conv2d(width, stage, 4, stride=2, padding=1, bias=not normed))
+            else:
+                layers.append(nn.Conv2d(width, stage, 3, padding=1, bias=not normed))  # size kept
             if normed:
                 layers.append(nn.BatchNorm2d(stage))
             layers.append(_activation(activation))
+            if downsample == "pool":
+                layers.append(nn.AvgPool2d(2))  # s -> s/2
             self.block_ends.append(len(layers))
             width, size = stage, size // 2
         layers += [
@@ -407,8 +426,23 @@ class ConvEncoder(_Encoder):
         self._finish(
             dict(out_dim=out_dim, in_channels=in_channels, base_channels=base_channels,
                  image_size=image_size, depth=depth, channels=self.channels, activation=activation,
-                 norm=norm, pad=pad), init, spectral_norm,
+                 norm=norm, pad=pad, **_changed(norm_image_side=norm_image_side, downsample=downsample)),
+            init, spectral_norm,
         )
+
+
+def _check_image_side(norm_image_side: bool, norm: str) -> None:
+    if not isinstance(norm_image_side, bool):
+        raise TypeError(f"norm_image_side must be a bool, got {type(norm_image_side).__name__}")
+    if norm_image_side and norm != "batch":
+        raise ValueError(f"norm_image_side=True normalises with batch norm, so it needs norm='batch', got norm={norm!r}")
+
+
+def _changed(**options: Any) -> dict[str, Any]:
+    """The options that differ from their defaults (False, "strided", "transposed"): a network
+    built without them records the same options, and so the same spec, as before they existed."""
+    defaults = {"norm_image_side": False, "downsample": "strided", "upsample": "transposed"}
+    return {k: v for k, v in options.items() if v != defaults[k]}
 
 
 class ConvDecoder(_Decoder):
@@ -428,8 +462,18 @@ class ConvDecoder(_Decoder):
         channels: the widths, listed as in the matching `ConvEncoder` (output side first).
         activation: ``"relu"`` or ``"leaky_relu"``.
         norm: ``"none"`` or ``"batch"`` (after every layer but the output, as in DCGAN's generator).
+        norm_image_side: with ``norm="batch"``, normalise the output layer's logits too, which
+            DCGAN leaves out; for the chapter's ablation.
         output: ``"sigmoid"`` (default, images in [0, 1]), ``"tanh"`` or ``"identity"``.
         pad: see `ConvEncoder`.
+        upsample: how each stage doubles the size. ``"transposed"`` (default, DCGAN's): a 4x4
+            transposed convolution with stride 2 and padding 1, out = (n - 1) * 2 - 2 + 4 = 2n.
+            Every output pixel gets four kernel taps per axis from its inputs, but which four
+            alternates between even and odd pixels, so unless the learned weights balance,
+            neighbouring pixels get different sums even from a constant input: checkerboard
+            artefacts. ``"resize"``: nearest-neighbour upsampling by 2, then a 3x3 convolution
+            with padding 1, which maps a constant input to a constant output away from the
+            border, the alternative Odena, Dumoulin & Olah (2016) recommend.
         init, spectral_norm: see the module docstring.
     """
 
@@ -444,13 +488,17 @@ class ConvDecoder(_Decoder):
         channels: Sequence[int] | None = None,
         activation: Activation = "relu",
         norm: Norm = "none",
+        norm_image_side: bool = False,
         output: Output = "sigmoid",
         pad: bool = False,
+        upsample: Upsample = "transposed",
         init: Init = "default",
         spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         self.latent_dim = positive_int("latent_dim", latent_dim)
+        choice("upsample", upsample, UPSAMPLES)
+        _check_image_side(norm_image_side, norm)
         out_channels = positive_int("out_channels", out_channels)
         self.base_channels, self.image_size = base_channels, image_size
         self.channels, (before, after) = _conv_geometry(base_channels, depth, channels, image_size, pad,
@@ -467,19 +515,29 @@ class ConvDecoder(_Decoder):
         widths = list(reversed(self.channels))  # output side last
         for width, stage in zip(widths[:-1], widths[1:]):
             # (B, width, s, s) -> (B, stage, 2s, 2s)
-            layers.append(nn.ConvTranspose2d(width, stage, 4, stride=2, padding=1, bias=not batch))
+            layers += _upsampling(upsample, width, stage, bias=not batch)
             if batch:
                 layers.append(nn.BatchNorm2d(stage))
             layers.append(_activation(activation))
-        layers.append(nn.ConvTranspose2d(widths[-1], out_channels, 4, stride=2, padding=1))  # logits
+        layers += _upsampling(upsample, widths[-1], out_channels, bias=not norm_image_side)  # logits
+        if norm_image_side:
+            layers.append(nn.BatchNorm2d(out_channels))
         if before or after:
             layers.append(nn.ZeroPad2d((-before, -after, -before, -after)))  # negative pad: crop
         self.net = nn.Sequential(*layers)
         self._finish(
             dict(latent_dim=latent_dim, out_channels=out_channels, base_channels=base_channels,
                  image_size=image_size, depth=depth, channels=self.channels, activation=activation,
-                 norm=norm, output=output, pad=pad), init, spectral_norm,
+                 norm=norm, output=output, pad=pad,
+                 **_changed(norm_image_side=norm_image_side, upsample=upsample)), init, spectral_norm,
         )
+
+
+def _upsampling(kind: str, width: int, stage: int, *, bias: bool) -> list[nn.Module]:
+    """Layers that take (B, width, s, s) to (B, stage, 2s, 2s), the `ConvDecoder` way `kind`."""
+    if kind == "transposed":
+        return [nn.ConvTranspose2d(width, stage, 4, stride=2, padding=1, bias=bias)]
+    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, stage, 3, padding=1, bias=bias)]
 
 
 # --- vectors -------------------------------------------------------------------------------------
