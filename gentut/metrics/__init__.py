@@ -1,4 +1,4 @@
-"""The numbers the book reports, in six rooms, and one table to print them in.
+"""The numbers the book reports, in seven rooms, and one table to print them in.
 
 * `reconstruction`: mean squared reconstruction error, ROC AUC and ROC curves (anomalies);
 * `likelihood`: per-image ELBO and the importance-sampled (IWAE) estimate of log p(x);
@@ -6,11 +6,13 @@
   features: Frechet distance, classifier score, precision/recall, density/coverage;
 * `latent`: active units and the mutual information gap of latent codes;
 * `modes`: mode coverage of 2-D samples on a mixture of Gaussians;
+* `artifacts`: the checkerboard energy of images (period-two patterns of transposed convolutions);
 * `memorisation`: nearest training neighbours and the data-copying test (Meehan et al. 2020);
 * `tables`: `format_table`, the one formatter of every chapter's tables.
 
 Everything public is importable from ``gentut.metrics`` directly.
 """
+from gentut.metrics.artifacts import checkerboard_energy
 from gentut.metrics.latent import (
     active_units,
     latent_factor_mutual_information,
@@ -41,6 +43,7 @@ from gentut.metrics.samples import (
 from gentut.metrics.tables import format_table
 
 __all__ = [
+    "checkerboard_energy",
     "active_units",
     "latent_factor_mutual_information",
     "mutual_information_gap",
