@@ -120,3 +120,21 @@ def test_provenance_names_the_command_version_commit_date_and_seconds():
               "seconds": 61.7}
     assert provenance(record) == "$ python bench/x.py\n  gentut 0.1.0, commit 0123456789, 2026-12-03, 62 s in all"
     assert "commit unknown" in provenance({**record, "commit": None})
+
+
+def test_the_dcgan_ablations_run_at_toy_size_and_write_one_row_per_variant_and_seed(tmp_path):
+    out = tmp_path / "ablations.json"
+    variants = ["reference (all guidelines)", "pooling in D", "lr 1e-3"]
+    result = subprocess.run(
+        [sys.executable, "bench/dcgan_ablations.py", "--smoke", "--dataset", "synthetic-digits", "--seeds", "0", "1",
+         "--variants", *variants, "--output", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "GENTUT_DATA": str(tmp_path / "data")},  # a fresh classifier cache
+    )
+    assert result.returncode == 0, result.stderr
+    record = read_results(out)
+    runs = record["results"]["runs"]
+    assert [(r["variant"], r["seed"]) for r in runs] == [(v, s) for v in variants for s in (0, 1)]
+    assert all(0 <= r["rarest_class"] <= 10 and r["fd"] >= 0 and 0 <= r["checkerboard"] <= 1 for r in runs)
+    assert all(v in record["results"]["table"] for v in variants) and "±" in record["results"]["table"]
+    assert record["seeds"] == [0, 1] and "bench/dcgan_ablations.py" in record["sources"]
