@@ -2,7 +2,7 @@
 keeps the rest, trained on the book's images over the same seeds and scored by the book's
 classifier metrics.
 
-    python bench/dcgan_ablations.py [--seeds 0 1 2] [--epochs 3] [--width 32] [--output PATH]
+    python bench/dcgan_ablations.py [--seeds 0 1 2] [--epochs 5] [--width 32] [--output PATH]
     python bench/dcgan_ablations.py --smoke --output /tmp/ablations.json   # toy size: proves the code path
 
 Variants: the reference (every guideline), pooling in the discriminator, resize-convolution in
@@ -111,7 +111,7 @@ def summary(runs: list[dict]) -> dict[str, dict[str, str]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--width", type=int, default=32, help="channels of the first D / last G stage")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--dataset", default="fashion-mnist", choices=["fashion-mnist", "mnist", "synthetic-digits"])

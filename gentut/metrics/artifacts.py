@@ -1,9 +1,10 @@
 """Checkerboard artefacts: how much of an image's variation repeats every second pixel.
 
-A transposed convolution with stride 2 and a kernel the stride does not divide evenly gives the
-output pixels of the four phases (row and column even or odd) different numbers of kernel
-taps, which leaves a pattern of period two (Odena, Dumoulin & Olah 2016, "Deconvolution and
-Checkerboard Artifacts", Distill). A period-two pattern lives at the highest frequencies of the
+A transposed convolution with stride 2 builds the output pixels of the four phases (row and
+column even or odd) from different kernel taps: different numbers of them when the stride does
+not divide the kernel size, and different ones even when it does (DCGAN's 4x4 kernel). Unless
+the learned weights balance the four sums, that leaves a pattern of period two (Odena, Dumoulin
+& Olah 2016, "Deconvolution and Checkerboard Artifacts", Distill). A period-two pattern lives at the highest frequencies of the
 image's 2-D discrete Fourier transform X(u, v): the three Nyquist bins (H/2, 0), (0, W/2) and
 (H/2, W/2). There the transform is a sum of pixels times a sign pattern, so with
 s1 = (-1)^i, s2 = (-1)^j, s3 = (-1)^(i+j) at pixel (i, j):
