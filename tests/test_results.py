@@ -138,3 +138,11 @@ def test_the_dcgan_ablations_run_at_toy_size_and_write_one_row_per_variant_and_s
     assert all(0 <= r["rarest_class"] <= 10 and r["fd"] >= 0 and 0 <= r["checkerboard"] <= 1 for r in runs)
     assert all(v in record["results"]["table"] for v in variants) and "±" in record["results"]["table"]
     assert record["seeds"] == [0, 1] and "bench/dcgan_ablations.py" in record["sources"]
+
+
+def test_the_committed_dcgan_ablations_come_from_the_current_code():
+    record = _committed_and_fresh("dcgan_ablations.json")
+    assert record["seeds"] == [0, 1, 2] and record["results"]["data"].startswith("Fashion-MNIST")
+    runs = record["results"]["runs"]
+    variants = list(dict.fromkeys(r["variant"] for r in runs))
+    assert len(variants) == 9 and len(runs) == 27  # the reference and eight ablations, three seeds each
