@@ -14,6 +14,7 @@ from gentut.models.networks import (
     with_spectral_norm,
 )
 from gentut.models.vae import VAE, VAEConfig
+from gentut.models.vaegan import VAEGAN, VAEGANConfig, build_vaegan, vaegan_optimizers
 
 __all__ = [
     "Autoencoder",
@@ -30,6 +31,10 @@ __all__ = [
     "MLPEncoder",
     "VAE",
     "VAEConfig",
+    "VAEGAN",
+    "VAEGANConfig",
+    "build_vaegan",
+    "vaegan_optimizers",
     "build_dcgan",
     "dcgan_discriminator",
     "dcgan_generator",
