@@ -132,8 +132,9 @@ def test_the_three_losses_are_their_closed_forms():
     z = mean + torch.exp(0.5 * logvar) * eps
     z_prior = torch.randn(mean.shape, generator=draw)
     decoded = model.decode(torch.cat([z, z_prior]))
-    hidden = model.discriminator.net[: model.discriminator.block_ends[-1]](torch.cat([x, decoded]))
-    logits = model.discriminator.net[model.discriminator.block_ends[-1]:](hidden)[:, 0]
+    end = model.discriminator.block_ends[-1]
+    hidden = torch.cat([model.discriminator.net[:end](part) for part in (x, decoded[:8], decoded[8:])])
+    logits = model.discriminator.net[end:](hidden)[:, 0]  # the linear head: no batch norm after block l
     real, fake = logits[:8], logits[8:]
     features = hidden.flatten(1)
     kl = gaussian_kl_standard_normal(mean, logvar, reduction="none").mean()
@@ -292,3 +293,16 @@ def test_misnamed_or_swapped_optimizers_fail_instead_of_training():
     model = small(margin=None)
     with pytest.raises(WiringError, match="got no gradient"):
         model.training_step(Batch(images()), TrainStep(swapped))
+
+
+def test_separate_batches_keep_the_verdict_on_real_images_independent_of_the_fakes():
+    # With "separate" batches the discriminator normalises real images by their own batch
+    # statistics, as a DCGAN's does; "joint" mixes them with the fakes' (measured far worse).
+    x = images()
+    for batches, independent in (("separate", True), ("joint", False)):
+        model = small(discriminator_batches=batches)
+        fakes = [torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(s)) for s in (5, 6)]
+        with torch.no_grad():
+            _, first = model.judge_all(x, fakes[0], fakes[0])
+            _, second = model.judge_all(x, fakes[1], fakes[1])
+        assert torch.equal(first[:8], second[:8]) is independent, batches

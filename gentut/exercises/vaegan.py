@@ -80,7 +80,7 @@ def check_vaegan_losses(fn: Callable[..., dict[str, Tensor]]) -> None:
         z = model.reparameterize(mean, logvar, generator=torch.Generator().manual_seed(2))
         z_prior = torch.randn(z.shape, generator=torch.Generator().manual_seed(3))
         decoded = model.decode(torch.cat([z, z_prior]))
-        features, logits = model.judge(torch.cat([x, decoded]))
+        features, logits = model.judge_all(x, decoded[:8], decoded[8:])
         kl = model.kl_per_dimension(mean, logvar).sum(dim=1).mean()
         feature_error = 0.5 * (features[:8] - features[8:16]).pow(2).sum(dim=1).mean()
         terms = (kl, feature_error, logits[:8], logits[8:], GAMMA)

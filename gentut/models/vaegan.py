@@ -33,9 +33,10 @@ images weigh the same in L_GAN, as in the authors' code (``real_vs_gen_weight=0.
 
 The adversarial loss never reaches the encoder (the paper's choice: it "did not improve"), and
 the discriminator never learns from L_llike (it would shrink its features to make the distance
-small). All three losses come from ONE forward pass: the decoder runs once on [z; z_p] and the
-discriminator once on [x; x~; x_p]; `gentut.step` then takes each loss's gradient with respect
-to its own network's parameters only, before any of them steps.
+small). All three losses come from ONE forward pass: the decoder runs once on [z; z_p], the
+discriminator on x, x~ and x_p (as three batch-norm batches by default, see
+``VAEGANConfig.discriminator_batches``); `gentut.step` then takes each loss's gradient with
+respect to its own network's parameters only, before any of them steps.
 
 Balancing (the authors' code, ``equilibrium=0.68, margin=0.35``): with the discriminator's mean
 costs on real images, -log Dis(x), and on fakes, -log(1 - Dis(.)), both near log 2 = 0.69 when it
@@ -48,6 +49,7 @@ generator and discriminator (`gentut.models.dcgan`).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -62,7 +64,7 @@ from gentut.models.vae import VAE, VAEConfig
 from gentut.step import Step
 from gentut.validation import is_int, is_number
 
-__all__ = ["VAEGANConfig", "VAEGAN", "build_vaegan", "vaegan_optimizers", "balance", "NETWORKS"]
+__all__ = ["VAEGANConfig", "VAEGAN", "build_vaegan", "vaegan_optimizers", "balance", "gaussian_elbo_best_std", "NETWORKS"]
 
 NETWORKS = ("encoder", "decoder", "discriminator")  # the optimizers' names, in update order
 ADVERSARIAL = ("non_saturating", "minimax")
@@ -83,6 +85,10 @@ class VAEGANConfig(VAEConfig):
         adversarial: the decoder's adversarial term, ``"non_saturating"`` (default) or
             ``"minimax"`` (the authors' code).
         equilibrium, margin: the balancing rule (`balance`); ``margin=None`` switches it off.
+        discriminator_batches: ``"separate"`` (default): the discriminator sees real images,
+            reconstructions and prior samples as three batches, each normalised by its own batch
+            statistics, as DCGAN's discriminator sees real and fake batches. ``"joint"``: one
+            batch of all three (some public ports), which measured far worse (the chapter).
         likelihood, decoder_std: the pixel model p(x | z) = N(Dec(z), decoder_std^2 I) used only
             to *report* a pixel ELBO (`VAE.elbo_terms`): VAE-GAN does not train on pixels, so
             the standard deviation is fixed, not learned.
@@ -90,11 +96,12 @@ class VAEGANConfig(VAEConfig):
 
     likelihood: Literal["bernoulli", "gaussian"] = "gaussian"
     decoder_std: float | None = 0.1
-    gamma: float = 1e-2
+    gamma: float = 1e-3
     feature_block: int = -1
     adversarial: Literal["non_saturating", "minimax"] = "non_saturating"
     equilibrium: float = 0.68
     margin: float | None = 0.35
+    discriminator_batches: Literal["separate", "joint"] = "separate"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -116,6 +123,8 @@ class VAEGANConfig(VAEConfig):
             raise ValueError(f"equilibrium must be a positive number of nats (0.68 ~ log 2), got {self.equilibrium!r}")
         if self.margin is not None and not (is_number(self.margin) and self.margin > 0):
             raise ValueError(f"margin must be a positive number of nats or None (no balancing), got {self.margin!r}")
+        if self.discriminator_batches not in ("separate", "joint"):
+            raise ValueError(f"discriminator_batches must be 'separate' or 'joint', got {self.discriminator_batches!r}")
 
 
 def balance(real_cost: float, fake_cost: float, equilibrium: float, margin: float | None) -> tuple[bool, bool]:
@@ -182,6 +191,14 @@ class VAEGAN(VAE):
         logits = net[end:](hidden)  # (B, 1)
         return hidden.flatten(1).float(), logits[:, 0].float()
 
+    def judge_all(self, real: Tensor, reconstruction: Tensor, generated: Tensor) -> tuple[Tensor, Tensor]:
+        """`judge` of [x; x~; x_p]: (3B, F) features and (3B,) logits. With ``"separate"``
+        batches each kind is its own batch-norm batch, as a DCGAN's real and fake batches are."""
+        if self.config.discriminator_batches == "joint":
+            return self.judge(torch.cat([real, reconstruction, generated]))
+        parts = [self.judge(images) for images in (real, reconstruction, generated)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
     # --- the three losses ---------------------------------------------------------------------------
 
     def losses(self, x: Tensor, step: int = 0, *, generator: torch.Generator | None = None) -> dict[str, Tensor]:
@@ -205,7 +222,7 @@ class VAEGAN(VAE):
             z_prior = torch.randn(b, latent_dim, generator=generator, device=generator.device).to(z)
         decoded = self.decode(torch.cat([z, z_prior]))  # (2B, C, H, W): x~ then x_p, one decoder pass
         reconstruction, generated = decoded[:b], decoded[b:]
-        features, logits = self.judge(torch.cat([x.to(decoded.dtype), reconstruction, generated]))  # one pass
+        features, logits = self.judge_all(x.to(decoded.dtype), reconstruction, generated)  # (3B, F), (3B,)
         real_features, reconstruction_features = features[:b], features[b:2 * b]  # (B, F) each
         real_logits, fake_logits = logits[:b], logits[b:]  # (B,), (2B,): x~ then x_p
 
@@ -298,3 +315,35 @@ def vaegan_optimizers(model: VAEGAN, *, lr: float = DCGAN_LR,
     if not isinstance(model, VAEGAN):
         raise TypeError(f"model must be a gentut VAEGAN, got {type(model).__name__}")
     return {name: torch.optim.Adam(getattr(model, name).parameters(), lr=lr, betas=betas) for name in NETWORKS}
+
+
+# --- what the feature loss costs in pixels -------------------------------------------------------------
+
+
+@torch.no_grad()
+def gaussian_elbo_best_std(model: VAE, x: Tensor, *, generator: torch.Generator | None = None) -> dict[str, float]:
+    """The pixel ELBO of a VAE (or VAE-GAN) with the Gaussian p(x | z) = N(Dec(z), s^2 I) whose one
+    standard deviation s maximises it, in nats per image, from one z ~ q(z | x) per image.
+
+    With D pixels and SE(x) = ||x - Dec(z)||^2, the bound averaged over N images is
+
+        ELBO(s) = -D/2 log(2 pi s^2) - mean SE / (2 s^2) - mean KL,
+
+    maximised at s^2 = mean SE / D, where it equals -D/2 (log(2 pi s^2) + 1) - mean KL. Fitting
+    s after training gives a model trained on another loss (VAE-GAN's features) its best pixel
+    bound, so the comparison with a VAE is not decided by a badly chosen s. Returns ``elbo``,
+    ``std``, ``kl`` and ``squared_error`` (mean per image).
+    """
+    model_was_training = model.training
+    model.eval()
+    try:
+        mean, logvar = model.encode(x)
+        z = model.reparameterize(mean, logvar, generator=generator)
+        squared_error = (x - model.decode(z)).pow(2).flatten(1).sum(dim=1).mean().item()
+        kl = model.kl_per_dimension(mean, logvar).sum(dim=1).mean().item()
+    finally:
+        model.train(model_was_training)
+    pixels = x[0].numel()
+    variance = squared_error / pixels
+    elbo = -pixels / 2 * (math.log(2 * math.pi * variance) + 1) - kl
+    return {"elbo": elbo, "std": math.sqrt(variance), "kl": kl, "squared_error": squared_error}
