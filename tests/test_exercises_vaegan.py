@@ -34,7 +34,7 @@ def test_the_losses_checker_accepts_the_routing(capsys):
     (changed(encoder=lambda fe, **_: fe), "lost its KL term"),
     (changed(decoder=lambda fe, fake, gamma, **_: gamma * fe - F.softplus(-fake).mean()), "wrong sign"),
     (changed(decoder=lambda fe, real, fake, gamma, **_: gamma * fe + F.softplus(-real).mean()
-             + F.softplus(fake).mean()), "Algorithm 1 of the paper read with Eq. 5's sign"),
+             + F.softplus(fake).mean()), "Algorithm 1 of the paper read with the paper's sign"),
     (changed(decoder=lambda fe, fake, **_: fe + F.softplus(-fake).mean()), "weighted by gamma"),
     (changed(decoder=lambda fe, fake, gamma, **_: gamma * fe - F.softplus(fake).mean()), "minimax term"),
     (changed(discriminator=lambda losses, fe, **_: losses["discriminator"] + fe), "must not learn from the feature"),

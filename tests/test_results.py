@@ -146,3 +146,26 @@ def test_the_committed_dcgan_ablations_come_from_the_current_code():
     runs = record["results"]["runs"]
     variants = list(dict.fromkeys(r["variant"] for r in runs))
     assert len(variants) == 9 and len(runs) == 27  # the reference and eight ablations, three seeds each
+
+
+def test_the_vaegan_sweep_runs_at_toy_size_and_writes_one_row_per_variant_and_seed(tmp_path):
+    out = tmp_path / "vaegan.json"
+    variants = ["VAE-GAN reference", "no balancing", "VAE, same networks", "DCGAN, same networks"]
+    result = subprocess.run(
+        [sys.executable, "bench/vaegan_sweeps.py", "--smoke", "--dataset", "synthetic-digits", "--seeds", "0", "1",
+         "--variants", *variants, "--output", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "GENTUT_DATA": str(tmp_path / "data")},  # a fresh classifier cache
+    )
+    assert result.returncode == 0, result.stderr
+    record = read_results(out)
+    runs = record["results"]["runs"]
+    assert [(r["variant"], r["seed"]) for r in runs] == [(v, s) for v in variants for s in (0, 1)]
+    by_name = {r["variant"]: r for r in runs}
+    # reconstructions for the models with an encoder, update rates for the VAE-GANs only
+    assert "pixel_elbo" in by_name["VAE, same networks"] and "pixel_elbo" not in by_name["DCGAN, same networks"]
+    assert 0 <= by_name["VAE-GAN reference"]["discriminator_updated"] <= 1
+    assert by_name["no balancing"]["decoder_updated"] == by_name["no balancing"]["discriminator_updated"] == 1
+    assert all(v in record["results"]["table"] for v in variants) and "±" in record["results"]["table"]
+    assert "gentut/models/vaegan.py" in record["sources"]
+

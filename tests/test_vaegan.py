@@ -306,3 +306,44 @@ def test_separate_batches_keep_the_verdict_on_real_images_independent_of_the_fak
             _, first = model.judge_all(x, fakes[0], fakes[0])
             _, second = model.judge_all(x, fakes[1], fakes[1])
         assert torch.equal(first[:8], second[:8]) is independent, batches
+
+
+def test_separate_batches_keep_the_verdict_on_real_images_independent_of_the_fakes():
+    # With "separate" batches the discriminator normalises real images by their own batch
+    # statistics, as a DCGAN's does; "joint" mixes them with the fakes' (measured far worse).
+    x = images()
+    for batches, independent in (("separate", True), ("joint", False)):
+        model = small(discriminator_batches=batches)
+        fakes = [torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(s)) for s in (5, 6)]
+        with torch.no_grad():
+            _, first = model.judge_all(x, fakes[0], fakes[0])
+            _, second = model.judge_all(x, fakes[1], fakes[1])
+        assert torch.equal(first[:8], second[:8]) is independent, batches
+
+
+def test_a_trained_vaegan_is_rebuilt_from_its_checkpoint_alone(tmp_path):
+    from gentut.spec import load_model, model_spec
+
+    model = small(gamma=0.05, feature_block=0, margin=None)
+    optimizers = vaegan_optimizers(model)
+    trainer = Trainer(model, optimizers, progress=False, checkpoint_path=tmp_path / "vaegan.pt")
+    trainer.fit(InMemoryLoader(images(16), batch_size=8), steps=3)
+    spec = model_spec(model, optimizers)
+    assert spec["model"] == "vaegan" and set(spec["optimizers"]) == set(NETWORKS)
+    assert spec["optimizers"]["discriminator"]["parameters"] == "discriminator"
+    loaded = load_model(tmp_path / "vaegan.pt")
+    assert type(loaded) is VAEGAN and loaded.config == model.config
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    model.eval()
+    same = model.sample(4, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(loaded.sample(4, generator=torch.Generator().manual_seed(7)), same)
+    # and the trainer resumes it: three more steps from the checkpoint equal six in one go
+    resumed = small(gamma=0.05, feature_block=0, margin=None)
+    again = Trainer(resumed, vaegan_optimizers(resumed), progress=False)
+    again.load_checkpoint(tmp_path / "vaegan.pt")
+    again.fit(InMemoryLoader(images(16), batch_size=8), steps=6)
+    straight = small(gamma=0.05, feature_block=0, margin=None)
+    Trainer(straight, vaegan_optimizers(straight), progress=False).fit(InMemoryLoader(images(16), batch_size=8), steps=6)
+    for key, value in straight.state_dict().items():
+        assert torch.allclose(resumed.state_dict()[key].float(), value.float(), atol=1e-6), key

@@ -44,7 +44,7 @@ def _mistakes(kl: Tensor, feature_error: Tensor, real_logits: Tensor, fake_logit
         "decoder": [
             (gamma * feature_error - adversarial, "The adversarial term has the wrong sign: the decoder would "
              "make its images easier to reject."),
-            (gamma * feature_error - paper_sign, "This is Algorithm 1 of the paper read with Eq. 5's sign: "
+            (gamma * feature_error - paper_sign, "This is Algorithm 1 of the paper read with the paper's sign of L_GAN: "
              "minimising gamma L_llike - L_GAN with L_GAN = log D(x) + log(1 - D(x~)) makes the decoder help the "
              "discriminator. Use the decoder's own non-saturating term -log D(fake)."),
             (feature_error + adversarial, "The feature error in the decoder's loss is weighted by gamma."),

@@ -11,7 +11,7 @@ Three networks, and the encoder never judges:
   block l, Dis_l(x), are the space reconstructions are compared in.
 
 With x~ = Dec(z), z ~ q(z | x), and x_p = Dec(z_p), z_p ~ N(0, I), the paper's three losses are
-(Larsen et al. 2016, Eqs. 7-9 and Algorithm 1)
+(Larsen et al. 2016, Section 2 and Algorithm 1)
 
     L_prior = KL( q(z | x) || N(0, I) )                               closed form, per image
     L_llike = -log N( Dis_l(x) | Dis_l(x~), I ) = 1/2 || Dis_l(x) - Dis_l(x~) ||^2 + const
@@ -23,20 +23,21 @@ and each network minimises its own combination:
     decoder:        gamma * L_llike + L_adv,   L_adv = -[ 1/2 log Dis(x~) + 1/2 log Dis(x_p) ]
     discriminator:  L_GAN
 
-L_GAN is the discriminator's binary cross-entropy, the negative of the paper's Eq. 5 (the
-paper's Algorithm 1 writes the decoder's update as -grad(gamma L_llike - L_GAN) with Eq. 5's
-sign, which would make the decoder help the discriminator; the authors' code reverses the
-discriminator's gradient for the decoder, the minimax game). The decoder's adversarial term is
-the non-saturating one by default (``adversarial="minimax"``: L_adv = -L_GAN restricted to the
-fakes, the authors' code). Reconstructions and prior samples count half each, so real and fake
-images weigh the same in L_GAN, as in the authors' code (``real_vs_gen_weight=0.5``).
+L_GAN is the discriminator's binary cross-entropy, the negative of the paper's L_GAN =
+log Dis(x) + log(1 - Dis(Gen(z))). The paper's Algorithm 1 writes the decoder's update as
+-grad(gamma L_llike - L_GAN) with that sign, which would make the decoder help the
+discriminator; the authors' code reverses the discriminator's gradient for the decoder instead,
+the minimax game. Here the decoder's adversarial term is the non-saturating one by default
+(``adversarial="minimax"``: L_adv = -L_GAN restricted to the fakes, the authors' code).
+Reconstructions and prior samples count half each, so real and fake images weigh the same in
+L_GAN, as in the authors' code (``real_vs_gen_weight=0.5``).
 
-The adversarial loss never reaches the encoder (the paper's choice: it "did not improve"), and
-the discriminator never learns from L_llike (it would shrink its features to make the distance
-small). All three losses come from ONE forward pass: the decoder runs once on [z; z_p], the
-discriminator on x, x~ and x_p (as three batch-norm batches by default, see
-``VAEGANConfig.discriminator_batches``); `gentut.step` then takes each loss's gradient with
-respect to its own network's parameters only, before any of them steps.
+The adversarial loss never reaches the encoder (the paper limits each error signal to the
+networks it is meant for), and the discriminator never learns from L_llike (it would shrink its
+features to make the distance small). All three losses come from ONE forward pass: the decoder
+runs once on [z; z_p], the discriminator on x, x~ and x_p (as three batch-norm batches by
+default, see ``VAEGANConfig.discriminator_batches``); `gentut.step` then takes each loss's
+gradient with respect to its own network's parameters only, before any of them steps.
 
 Balancing (the authors' code, ``equilibrium=0.68, margin=0.35``): with the discriminator's mean
 costs on real images, -log Dis(x), and on fakes, -log(1 - Dis(.)), both near log 2 = 0.69 when it
@@ -64,7 +65,8 @@ from gentut.models.vae import VAE, VAEConfig
 from gentut.step import Step
 from gentut.validation import is_int, is_number
 
-__all__ = ["VAEGANConfig", "VAEGAN", "build_vaegan", "vaegan_optimizers", "balance", "gaussian_elbo_best_std", "NETWORKS"]
+__all__ = ["VAEGANConfig", "VAEGAN", "build_vaegan", "vaegan_optimizers", "balance", "gaussian_elbo_best_std",
+           "NETWORKS"]
 
 NETWORKS = ("encoder", "decoder", "discriminator")  # the optimizers' names, in update order
 ADVERSARIAL = ("non_saturating", "minimax")
@@ -77,18 +79,18 @@ class VAEGANConfig(VAEConfig):
 
     Attributes:
         gamma: weight of the feature reconstruction error L_llike in the decoder's loss, against
-            its adversarial term weighted 1 (Larsen et al. 2016, Eq. 9). Large gamma: a VAE in
+            its adversarial term weighted 1 (Larsen et al. 2016, Algorithm 1). Large gamma: a VAE in
             the discriminator's features; small: a GAN whose decoder is steered by the encoder.
         feature_block: the discriminator's hidden block l whose activations Dis_l compare an image
-            with its reconstruction (0 is the first; -1, the default, the last, as the paper's
-            third of four convolutions was its deepest but one).
+            with its reconstruction (0 is the first; -1, the default, the last; the paper read the third
+            of its discriminator's four convolutions).
         adversarial: the decoder's adversarial term, ``"non_saturating"`` (default) or
             ``"minimax"`` (the authors' code).
         equilibrium, margin: the balancing rule (`balance`); ``margin=None`` switches it off.
         discriminator_batches: ``"separate"`` (default): the discriminator sees real images,
             reconstructions and prior samples as three batches, each normalised by its own batch
             statistics, as DCGAN's discriminator sees real and fake batches. ``"joint"``: one
-            batch of all three (some public ports), which measured far worse (the chapter).
+            batch of all three, as some public ports do (the chapter's sweep measures both).
         likelihood, decoder_std: the pixel model p(x | z) = N(Dec(z), decoder_std^2 I) used only
             to *report* a pixel ELBO (`VAE.elbo_terms`): VAE-GAN does not train on pixels, so
             the standard deviation is fixed, not learned.
@@ -116,7 +118,8 @@ class VAEGANConfig(VAEConfig):
         if not (is_number(self.gamma) and self.gamma >= 0):
             raise ValueError(f"gamma must be a non-negative number (the feature loss's weight), got {self.gamma!r}")
         if not is_int(self.feature_block):
-            raise ValueError(f"feature_block must be an int (a discriminator block; -1 the last), got {self.feature_block!r}")
+            raise ValueError(f"feature_block must be an int (a discriminator block; -1 the last), "
+                             f"got {self.feature_block!r}")
         if self.adversarial not in ADVERSARIAL:
             raise ValueError(f"adversarial must be one of {ADVERSARIAL}, got {self.adversarial!r}")
         if not (is_number(self.equilibrium) and self.equilibrium > 0):
