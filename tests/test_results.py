@@ -169,3 +169,10 @@ def test_the_vaegan_sweep_runs_at_toy_size_and_writes_one_row_per_variant_and_se
     assert all(v in record["results"]["table"] for v in variants) and "±" in record["results"]["table"]
     assert "gentut/models/vaegan.py" in record["sources"]
 
+
+
+def test_the_committed_vaegan_sweep_comes_from_the_current_code():
+    record = _committed_and_fresh("vaegan_sweeps.json")
+    assert record["seeds"] == [0, 1, 2] and record["results"]["data"].startswith("Fashion-MNIST")
+    runs = record["results"]["runs"]
+    assert len(dict.fromkeys(r["variant"] for r in runs)) == 10 and len(runs) == 30
