@@ -40,6 +40,7 @@ from gentut.models.autoencoder import Autoencoder, AutoencoderConfig
 from gentut.models.gan import GAN, GANConfig
 from gentut.models.networks import MLP, ConvDecoder, ConvEncoder, LabelConditioned, MLPDecoder, MLPEncoder
 from gentut.models.vae import VAE, VAEConfig
+from gentut.models.vaegan import VAEGAN, VAEGANConfig
 
 __all__ = [
     "SPEC_VERSION",
@@ -62,6 +63,7 @@ MODELS: dict[str, tuple[type[nn.Module], type, tuple[str, ...]]] = {
     "autoencoder": (Autoencoder, AutoencoderConfig, ("encoder", "decoder")),
     "vae": (VAE, VAEConfig, ("encoder", "decoder")),
     "gan": (GAN, GANConfig, ("generator", "discriminator")),
+    "vaegan": (VAEGAN, VAEGANConfig, ("encoder", "decoder", "discriminator")),
 }
 NETWORKS: dict[str, type[nn.Module]] = {
     cls.__name__: cls for cls in (MLPEncoder, MLPDecoder, ConvEncoder, ConvDecoder, MLP, LabelConditioned)
