@@ -2,15 +2,23 @@
 
 A checkpoint is written to a temporary file in the target's directory and then renamed over the
 target (``os.replace`` is atomic on POSIX and Windows), so a crash mid-write leaves the previous
-checkpoint intact rather than a half-written file. Everything stored must be loadable with
+checkpoint intact rather than a half-written file; the temporary files a killed process leaves
+behind are removed by the next save to the same target. Everything stored must be loadable with
 ``torch.load(..., weights_only=True)``, which unpickles tensors and plain containers only and
 therefore cannot run code hidden in a downloaded file.
+
+``torch.save`` writes a zip archive that stores a CRC-32 of every record, but ``torch.load`` does
+not check them: a bit flipped inside a weight on disk or in transfer loads silently as another
+number. `load_checkpoint` checks every record's CRC first and names the file and the record that
+fails.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+import time
+import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,17 +51,23 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     _check_loadable(state, "state")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     # The temporary file lives beside the target: os.replace is only atomic within one file system.
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # Its name carries our process id, so that a later save can tell a dead writer's leftovers.
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as file:
             torch.save(state, file)
             file.flush()
             os.fsync(file.fileno())  # the bytes are on disk before the rename makes them visible
         os.replace(temp_name, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
+        if isinstance(error, (OSError, RuntimeError)):  # torch reports a full disk as "unexpected pos ..."
+            previous = "the previous checkpoint there is unchanged" if path.exists() else "nothing was written"
+            raise OSError(f"could not write the checkpoint {path} ({type(error).__name__}: {error}); the disk may "
+                          f"be full or not writable; {previous}") from error
         raise
     _fsync_directory(path.parent)
     return path
@@ -68,6 +82,7 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}")
+    _check_integrity(path)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError, ... here
@@ -85,6 +100,64 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
             f"{path} has checkpoint format_version {version!r}, expected {FORMAT_VERSION}"
         )
     return state
+
+
+def _check_integrity(path: Path) -> None:
+    """Raise CheckpointError unless `path` is a zip archive whose every record matches its CRC-32."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()  # reads every record and compares its CRC-32; the first bad name
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated, corrupt, or not saved by "
+            f"gentut.checkpoint.save_checkpoint): {type(error).__name__}: {error}"
+        ) from error
+    if bad is not None:
+        raise CheckpointError(
+            f"{path} is corrupt: its record {bad!r} does not match the CRC-32 stored with it (bytes changed "
+            f"on disk or in transfer); restore the file from a copy or re-create it"
+        )
+
+
+TEMP_SUFFIX = ".tmp"
+STALE_AFTER_SECONDS = 3600  # a temporary file without a live writer's id is stale after an hour
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete temporary files of earlier saves to `path` whose writer is gone.
+
+    A name with a process id (``.run.pt.<pid>.<random>.tmp``) is stale when that process no longer
+    runs (checked on POSIX only); any other, or any on Windows, when it is older than an hour.
+    """
+    prefix = f".{path.name}."
+    for candidate in path.parent.glob(f"{_glob_escape(prefix)}*{TEMP_SUFFIX}"):
+        pid = candidate.name[len(prefix):].split(".", 1)[0]
+        try:
+            if pid.isdigit() and os.name == "posix":
+                stale = not _process_alive(int(pid))
+            else:
+                stale = time.time() - candidate.stat().st_mtime > STALE_AFTER_SECONDS
+            if stale:
+                candidate.unlink()
+        except OSError:  # gone already, or not ours to remove: leave it
+            continue
+
+
+def _glob_escape(text: str) -> str:
+    """`text` with the glob wildcards *, ? and [ made literal."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: no signal sent, only the check that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def _check_loadable(value: Any, where: str) -> None:

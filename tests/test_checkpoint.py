@@ -115,3 +115,68 @@ def test_failure_during_save_keeps_the_old_checkpoint_and_leaves_no_temp_file(tm
 def test_state_must_be_a_dict(tmp_path):
     with pytest.raises(TypeError, match="state must be a dict"):
         save_checkpoint(tmp_path / "run.pt", [1, 2])
+
+
+def _flip_one_bit_inside(path, record_suffix):
+    """Flip a bit in the middle of the stored bytes of the archive record ending in `record_suffix`."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        info = next(i for i in archive.infolist() if i.filename.endswith(record_suffix))
+    data = bytearray(path.read_bytes())
+    # the local header: 30 bytes, then the name and the extra field, whose lengths it stores
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26: info.header_offset + 30])
+    start = info.header_offset + 30 + name_length + extra_length
+    data[start + info.compress_size // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+    return info.filename
+
+
+def test_a_bit_flipped_inside_a_weight_is_caught_with_the_file_and_the_record_named(tmp_path):
+    path = save_checkpoint(tmp_path / "run.pt", {"w": torch.linspace(0, 1, 4096)})
+    record = _flip_one_bit_inside(path, "data/0")
+    # torch alone loads the damaged file without a word, with one weight changed
+    silently = torch.load(path, weights_only=True)
+    assert not torch.equal(silently["w"], torch.linspace(0, 1, 4096))
+    with pytest.raises(CheckpointError, match=rf"run.pt is corrupt: its record '{record}' does not match the CRC-32"):
+        load_checkpoint(path)
+
+
+def test_a_full_disk_names_the_file_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "run.pt", {"global_step": 1})
+
+    def full_disk(obj, file, *args, **kwargs):
+        file.write(b"partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 136192 vs 136144")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk)
+    with pytest.raises(OSError, match=r"could not write the checkpoint .*run.pt .*unexpected pos.*the disk may be "
+                                      r"full or not writable; the previous checkpoint there is unchanged"):
+        save_checkpoint(path, {"global_step": 2})
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["run.pt"] and load_checkpoint(path)["global_step"] == 1
+
+
+def test_temporary_files_of_dead_writers_are_removed_by_the_next_save(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)  # a process that has exited
+    leftovers = {
+        "dead writer": tmp_path / f".run.pt.{dead_pid}.abc123.tmp",
+        "live writer": tmp_path / f".run.pt.{os.getpid()}.def456.tmp",
+        "old, no id": tmp_path / ".run.pt.x1y2z3.tmp",
+        "recent, no id": tmp_path / ".run.pt.q9r8s7.tmp",
+        "another target": tmp_path / f".other.pt.{dead_pid}.abc123.tmp",
+    }
+    for file in leftovers.values():
+        file.write_bytes(b"half a checkpoint")
+    two_hours_ago = time.time() - 7200
+    os.utime(leftovers["old, no id"], (two_hours_ago, two_hours_ago))
+    save_checkpoint(tmp_path / "run.pt", {"global_step": 1})
+    remaining = {name for name, file in leftovers.items() if file.exists()}
+    assert remaining == {"live writer", "recent, no id", "another target"}
+    assert load_checkpoint(tmp_path / "run.pt")["global_step"] == 1
