@@ -5,6 +5,8 @@ The real Fashion-MNIST files are checked too where Debian's dataset-fashion-mnis
 import dataclasses
 import gzip
 import hashlib
+import os
+import struct
 import urllib.error
 
 import numpy as np
@@ -14,7 +16,7 @@ import torch
 import gentut.data.download as download_module
 import gentut.data.mnist as mnist_module
 from gentut.data.download import ChecksumError, OfflineError, download, probe
-from gentut.data.idx import read_idx_images, read_idx_labels, write_idx
+from gentut.data.idx import IMAGES_MAGIC, read_idx, read_idx_images, read_idx_labels, write_idx
 from gentut.data.mnist import MNIST, RemoteDataset, load_fashion_mnist, load_idx_dataset, load_mnist
 
 
@@ -267,3 +269,51 @@ def test_pinned_checksums_are_sha256_hex():
         assert set(dataset.idx_sha256) == bases and set(dataset.gz_sha256) == {b + ".gz" for b in bases}
         for value in [*dataset.idx_sha256.values(), *dataset.gz_sha256.values()]:
             assert len(value) == 64 and int(value, 16) >= 0
+
+
+# --- hostile or malformed IDX files fail fast, in bounded memory, naming the file -----------------
+
+
+def test_idx_a_pipe_or_a_folder_is_refused_without_reading(tmp_path):
+    pipe = tmp_path / "images.idx"
+    os.mkfifo(pipe)  # reading it would block forever: nothing writes to it
+    with pytest.raises(ValueError, match=r"images.idx is not a regular file"):
+        read_idx_images(pipe)
+    with pytest.raises(ValueError, match="is not a regular file"):
+        read_idx_images(tmp_path)
+
+
+def test_idx_a_gzip_bomb_stops_at_the_limit(tmp_path):
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(b"\0" * (4 << 20)))  # 4 KB on disk, 4 MiB unpacked
+    assert path.stat().st_size < 10_000
+    with pytest.raises(ValueError, match=r"bomb.gz unpacks to more than 1,048,576 bytes"):
+        read_idx(path, max_bytes=1 << 20)
+
+
+def test_idx_a_header_declaring_a_huge_array_is_refused_before_anything_is_built(tmp_path):
+    path = tmp_path / "huge.idx"
+    path.write_bytes(struct.pack(">i", IMAGES_MAGIC) + struct.pack(">3I", 4_000_000_000, 60_000, 60_000) + b"\0" * 100)
+    with pytest.raises(ValueError, match=r"huge.idx declares shape \(4000000000, 60000, 60000\), "
+                                         r"14,400,000,000,000,000,000 data bytes, more than the"):
+        read_idx_images(path)
+
+
+def test_idx_a_file_larger_than_the_limit_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "big.idx"
+    write_idx(path, np.zeros((50, 28, 28), dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"big.idx is 39,216 bytes, more than the 10,000-byte limit"):
+        read_idx(path, max_bytes=10_000)
+
+
+def test_idx_gzip_with_several_members_is_read_and_trailing_junk_is_named(tmp_path):
+    array = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    write_idx(tmp_path / "one.idx", array)
+    payload = (tmp_path / "one.idx").read_bytes()
+    two = tmp_path / "two.gz"
+    two.write_bytes(gzip.compress(payload[:500]) + gzip.compress(payload[500:]))  # as `cat a.gz b.gz` makes
+    np.testing.assert_array_equal(read_idx_images(two), array)
+    junk = tmp_path / "junk.gz"
+    junk.write_bytes(gzip.compress(payload) + b"not gzip")
+    with pytest.raises(ValueError, match=r"junk.gz is not a complete gzip file \(8 bytes of other data follow it\)"):
+        read_idx_images(junk)
