@@ -317,3 +317,66 @@ def test_idx_gzip_with_several_members_is_read_and_trailing_junk_is_named(tmp_pa
     junk.write_bytes(gzip.compress(payload) + b"not gzip")
     with pytest.raises(ValueError, match=r"junk.gz is not a complete gzip file \(8 bytes of other data follow it\)"):
         read_idx_images(junk)
+
+
+# --- transfers that go wrong: the next mirror, then a clear error --------------------------------
+
+
+class _Response:
+    """A fake HTTP response: `blocks` of bytes, and the Content-Length it announces (or none)."""
+
+    def __init__(self, blocks, announced=None):
+        self.blocks = list(blocks)
+        self.headers = {} if announced is None else {"Content-Length": str(announced)}
+
+    def read(self, size):
+        return self.blocks.pop(0) if self.blocks else b""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_a_cut_transfer_is_caught_against_the_announced_size_even_without_a_checksum(tmp_path, monkeypatch):
+    monkeypatch.setattr(download_module, "_open", lambda url, timeout: _Response([b"x" * 60], announced=100))
+    with pytest.raises(download_module.BadDownloadError, match=r"cut short: 60 of the 100 bytes announced"):
+        download(["https://a.invalid/x.gz"], tmp_path / "x.gz", sha256=None)
+    assert list(tmp_path.iterdir()) == []  # nothing renamed into place as complete
+
+
+def test_a_bad_copy_from_one_mirror_moves_on_to_the_next(tmp_path, monkeypatch):
+    good = b"the real file"
+    served = {"https://a.invalid/x.gz": _Response([b"a captive portal's page"], announced=23),
+              "https://b.invalid/x.gz": _Response([good], announced=len(good))}
+    monkeypatch.setattr(download_module, "_open", lambda url, timeout: served[url])
+    path = download(list(served), tmp_path / "x.gz", sha256=hashlib.sha256(good).hexdigest())
+    assert path.read_bytes() == good
+
+
+def test_every_mirror_bad_is_an_offline_error_callers_fall_back_from_naming_each_mirror(tmp_path, monkeypatch):
+    served = {"https://a.invalid/x.gz": lambda: _Response([b"wrong bytes"]),
+              "https://b.invalid/x.gz": lambda: _Response([b"half"], announced=10)}
+    monkeypatch.setattr(download_module, "_open", lambda url, timeout: served[url]())
+    with pytest.raises(download_module.BadDownloadError) as caught:
+        download(list(served), tmp_path / "x.gz", sha256="0" * 64)
+    message = str(caught.value)
+    assert "a.invalid" in message and "checksum mismatch" in message and "b.invalid" in message and "cut short" in message
+    assert isinstance(caught.value, OfflineError) and isinstance(caught.value, ChecksumError)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_transfer_over_the_size_cap_or_the_deadline_is_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr(download_module, "_open", lambda url, timeout: _Response([b"x" * 10], announced=10 ** 9))
+    with pytest.raises(download_module.BadDownloadError, match=r"announces 1,000,000,000 bytes, more than the 1,000"):
+        download(["https://a.invalid/x"], tmp_path / "x", sha256=None, max_bytes=1000)
+    monkeypatch.setattr(download_module, "_open", lambda url, timeout: _Response([b"x" * 600] * 5))  # no header
+    with pytest.raises(download_module.BadDownloadError, match=r"sent more than the 1,000 bytes allowed"):
+        download(["https://a.invalid/x"], tmp_path / "x", sha256=None, max_bytes=1000)
+    clock = iter(range(0, 10_000, 100))  # every read takes 100 s
+    monkeypatch.setattr(download_module.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(download_module, "_open", lambda url, timeout: _Response([b"x"] * 50))
+    with pytest.raises(download_module.BadDownloadError, match=r"took longer than 250 s in all"):
+        download(["https://a.invalid/x"], tmp_path / "x", sha256=None, deadline=250)
+    assert list(tmp_path.iterdir()) == []
