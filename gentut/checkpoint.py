@@ -15,6 +15,7 @@ fails.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 import time
@@ -130,7 +131,7 @@ def _remove_stale_temporaries(path: Path) -> None:
     runs (checked on POSIX only); any other, or any on Windows, when it is older than an hour.
     """
     prefix = f".{path.name}."
-    for candidate in path.parent.glob(f"{_glob_escape(prefix)}*{TEMP_SUFFIX}"):
+    for candidate in path.parent.glob(f"{glob.escape(prefix)}*{TEMP_SUFFIX}"):
         pid = candidate.name[len(prefix):].split(".", 1)[0]
         try:
             if pid.isdigit() and os.name == "posix":
@@ -141,11 +142,6 @@ def _remove_stale_temporaries(path: Path) -> None:
                 candidate.unlink()
         except OSError:  # gone already, or not ours to remove: leave it
             continue
-
-
-def _glob_escape(text: str) -> str:
-    """`text` with the glob wildcards *, ? and [ made literal."""
-    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 def _process_alive(pid: int) -> bool:

@@ -1,4 +1,5 @@
-"""Helpers shared by the tests: a stand-in for the trainer's step, and one torch thread."""
+"""Helpers shared by the tests: a stand-in for the trainer's step, a recorder of the gradients
+optimizers step on, and one torch thread."""
 from __future__ import annotations
 
 import contextlib
@@ -27,6 +28,22 @@ class ManualStep:
             loss.backward()
             self.optimizer.step()
         self.global_step += 1
+
+
+def record_gradients(optimizers):
+    """Wrap each optimizer's step to record (name, {parameter id: grad}) as it steps."""
+    records = []
+    for name, optimizer in optimizers.items():
+        original = optimizer.step
+
+        def step(*args, _name=name, _optimizer=optimizer, _original=original, **kwargs):
+            grads = {id(p): None if p.grad is None else p.grad.clone()
+                     for group in _optimizer.param_groups for p in group["params"]}
+            records.append((_name, grads))
+            return _original(*args, **kwargs)
+
+        optimizer.step = step
+    return records
 
 
 @pytest.fixture

@@ -122,17 +122,22 @@ def test_provenance_names_the_command_version_commit_date_and_seconds():
     assert "commit unknown" in provenance({**record, "commit": None})
 
 
-def test_the_dcgan_ablations_run_at_toy_size_and_write_one_row_per_variant_and_seed(tmp_path):
-    out = tmp_path / "ablations.json"
-    variants = ["reference (all guidelines)", "pooling in D", "lr 1e-3"]
+def _run_at_toy_size(tmp_path: Path, script: str, variants: list[str]) -> dict:
+    """Run a bench script with --smoke on the synthetic digits for seeds 0 and 1; its record."""
+    out = tmp_path / "results.json"
     result = subprocess.run(
-        [sys.executable, "bench/dcgan_ablations.py", "--smoke", "--dataset", "synthetic-digits", "--seeds", "0", "1",
+        [sys.executable, script, "--smoke", "--dataset", "synthetic-digits", "--seeds", "0", "1",
          "--variants", *variants, "--output", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
         env={**os.environ, "GENTUT_DATA": str(tmp_path / "data")},  # a fresh classifier cache
     )
     assert result.returncode == 0, result.stderr
-    record = read_results(out)
+    return read_results(out)
+
+
+def test_the_dcgan_ablations_run_at_toy_size_and_write_one_row_per_variant_and_seed(tmp_path):
+    variants = ["reference (all guidelines)", "pooling in D", "lr 1e-3"]
+    record = _run_at_toy_size(tmp_path, "bench/dcgan_ablations.py", variants)
     runs = record["results"]["runs"]
     assert [(r["variant"], r["seed"]) for r in runs] == [(v, s) for v in variants for s in (0, 1)]
     assert all(0 <= r["rarest_class"] <= 10 and r["fd"] >= 0 and 0 <= r["checkerboard"] <= 1 for r in runs)
@@ -149,16 +154,8 @@ def test_the_committed_dcgan_ablations_come_from_the_current_code():
 
 
 def test_the_vaegan_sweep_runs_at_toy_size_and_writes_one_row_per_variant_and_seed(tmp_path):
-    out = tmp_path / "vaegan.json"
     variants = ["VAE-GAN reference", "no balancing", "VAE, same networks", "DCGAN, same networks"]
-    result = subprocess.run(
-        [sys.executable, "bench/vaegan_sweeps.py", "--smoke", "--dataset", "synthetic-digits", "--seeds", "0", "1",
-         "--variants", *variants, "--output", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "GENTUT_DATA": str(tmp_path / "data")},  # a fresh classifier cache
-    )
-    assert result.returncode == 0, result.stderr
-    record = read_results(out)
+    record = _run_at_toy_size(tmp_path, "bench/vaegan_sweeps.py", variants)
     runs = record["results"]["runs"]
     assert [(r["variant"], r["seed"]) for r in runs] == [(v, s) for v in variants for s in (0, 1)]
     by_name = {r["variant"]: r for r in runs}

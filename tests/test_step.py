@@ -6,6 +6,7 @@ import copy
 
 import pytest
 import torch
+from conftest import record_gradients
 from torch import nn
 
 from gentut.data.loader import Batch, InMemoryLoader
@@ -64,28 +65,12 @@ def _optimizers(model, names, lr=0.05):
     return {name: torch.optim.SGD(getattr(model, name).parameters(), lr=lr) for name in names}
 
 
-def _record_gradients(optimizers):
-    """Wrap each optimizer's step to record (name, {parameter id: grad}) as it steps."""
-    records = []
-    for name, optimizer in optimizers.items():
-        original = optimizer.step
-
-        def step(*args, _name=name, _optimizer=optimizer, _original=original, **kwargs):
-            grads = {id(p): None if p.grad is None else p.grad.clone()
-                     for group in _optimizer.param_groups for p in group["params"]}
-            records.append((_name, grads))
-            return _original(*args, **kwargs)
-
-        optimizer.step = step
-    return records
-
-
 def test_three_losses_from_one_forward_pass_each_train_only_their_own_network():
     torch.manual_seed(0)
     model = ThreeNetworks()
     names = ("encoder", "decoder", "discriminator")
     optimizers = _optimizers(model, names)
-    records = _record_gradients(optimizers)
+    records = record_gradients(optimizers)
     step = TrainStep(optimizers)
     x = torch.rand(8, 1, 6, 6)
     for iteration in range(4):  # several steps, so the weights differ from step to step
@@ -145,7 +130,7 @@ def test_gradient_clipping_caps_each_optimizers_own_gradient_norm():
     torch.manual_seed(0)
     model = ThreeNetworks()
     optimizers = _optimizers(model, ("encoder", "decoder", "discriminator"))
-    records = _record_gradients(optimizers)
+    records = record_gradients(optimizers)
     step = TrainStep(optimizers, grad_clip=1e-3)
     step.update(model.losses(torch.rand(8, 1, 6, 6), torch.randn(8, 3), torch.randn(8, 3)))
     for _, grads in records:
@@ -162,7 +147,7 @@ def test_gan_players_each_learn_from_their_own_loss_only(loss):
     config = GANConfig(latent_dim=3, loss=loss)
     model = GAN(MLP(3, 2, hidden=(16,)), MLP(2, 1, hidden=(16,), activation="leaky_relu"), config=config)
     optimizers = _optimizers(model, ("discriminator", "generator"))
-    records = _record_gradients(optimizers)
+    records = record_gradients(optimizers)
     step = TrainStep(optimizers)
     real = torch.randn(16, 2)
     for iteration in range(3):
@@ -196,7 +181,7 @@ def test_gan_discriminator_update_leaves_the_generators_gradient_alone():
     torch.manual_seed(0)
     model = GAN(MLP(3, 2, hidden=(8,)), MLP(2, 1, hidden=(8,)), config=GANConfig(latent_dim=3))
     optimizers = _optimizers(model, ("discriminator", "generator"))
-    records = _record_gradients(optimizers)
+    records = record_gradients(optimizers)
     model.training_step(Batch(torch.randn(8, 2)), TrainStep(optimizers))
     # at the moment D stepped, no gradient had reached G (its .grad was never set)
     (_, d_grads), _ = records

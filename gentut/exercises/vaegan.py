@@ -140,16 +140,17 @@ def check_balance(fn: Callable[[float, float, float, float], Any]) -> None:
     ]
     settings = [(0.68, 0.35), (0.5, 0.1)]
     for equilibrium, margin in settings:
+        answers = []
         for real, fake in BALANCE_CASES:
             got = _call(fn, real, fake, equilibrium, margin, what="function")
             if not (isinstance(got, tuple) and len(got) == 2):
                 _fail(f"your function should return a pair (update_decoder, update_discriminator), got {got!r}")
-            got = tuple(bool(v) for v in got)
+            answers.append(tuple(bool(v) for v in got))
+        for (real, fake), got in zip(BALANCE_CASES, answers):
             expected = balance(real, fake, equilibrium, margin)
             if got != expected:
                 hint = next((text for wrong, text in mistakes
-                             if all(tuple(wrong(r, f, equilibrium, margin)) == tuple(bool(v) for v in fn(r, f, equilibrium, margin))
-                                    for r, f in BALANCE_CASES)), "")
+                             if [tuple(wrong(r, f, equilibrium, margin)) for r, f in BALANCE_CASES] == answers), "")
                 _fail(f"for real cost {real}, fake cost {fake} (equilibrium {equilibrium}, margin {margin}) you "
                       f"return update_decoder={got[0]}, update_discriminator={got[1]}; expected {expected[0]}, "
                       f"{expected[1]}. {hint}".rstrip())
