@@ -23,11 +23,11 @@ import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 
-__all__ = ["FORMAT_VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint"]
+__all__ = ["FORMAT_VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "require_sections"]
 
 # Bump when the layout of the stored dict changes in a way old readers would misread.
 FORMAT_VERSION = 1
@@ -101,6 +101,21 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
             f"{path} has checkpoint format_version {version!r}, expected {FORMAT_VERSION}"
         )
     return state
+
+
+def require_sections(state: Mapping[str, Any], sections: Iterable[str], where: object, *, kind: str = "checkpoint") -> None:
+    """Raise CheckpointError naming `where` (a file) and the sections of `state` that are missing.
+
+    A bare KeyError would name only the key; the reader also needs the file, what it does hold,
+    and a hint that it may be another kind of file (a classifier cache given to a trainer).
+    """
+    missing = [name for name in sections if name not in state]
+    if missing:
+        raise CheckpointError(
+            f"{where} lacks the {kind} section{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}; "
+            f"it holds {', '.join(map(repr, sorted(map(str, state)))) or 'nothing'}. Is it another kind of "
+            f"file (a model checkpoint needs 'spec' and 'model'; a trainer's adds 'optimizers', 'history', ...)?"
+        )
 
 
 def _check_integrity(path: Path) -> None:

@@ -64,6 +64,9 @@ class Precision:
 def pick_precision(device: torch.device, mixed: bool | None = None) -> Precision:
     """Mixed precision on by default on CUDA (bf16 where the GPU supports it, else fp16 with a
     scaler), off on the CPU and MPS unless ``mixed=True`` asks for bf16 autocast."""
+    if mixed is not None and not isinstance(mixed, bool):
+        # a string such as "no" or "fp32" is truthy: it would silently turn bf16 on
+        raise TypeError(f"mixed_precision must be True, False or None (automatic), got {mixed!r}")
     if mixed is None:
         mixed = device.type == "cuda"
     if not mixed:

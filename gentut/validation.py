@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+import torch
 from torch import Tensor
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "int_tuple",
     "image_shape",
     "batch_shape",
+    "seed",
+    "flag",
 ]
 
 
@@ -82,10 +85,28 @@ def image_shape(name: str, value: object) -> tuple[int, int, int]:
     return tuple(value)  # type: ignore[return-value]
 
 
+def seed(name: str, value: object) -> int:
+    """A seed: an int >= 0 (checked when given, not at the first batch that uses it)."""
+    if not is_int(value) or value < 0:
+        raise TypeError(f"{name} must be an int >= 0, got {value!r} ({type(value).__name__})")
+    return value  # type: ignore[return-value]
+
+
+def flag(name: str, value: object, *, allow_none: bool = False) -> bool | None:
+    """A bool (or None when allowed): a string such as "no" is truthy and would mean yes."""
+    if not isinstance(value, bool) and not (allow_none and value is None):
+        expected = "True, False or None" if allow_none else "True or False"
+        raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__})")
+    return value
+
+
 def batch_shape(where: str, x: object, expected: tuple[int, ...]) -> None:
-    """Raise a readable error unless `x` is a tensor of shape (B, *expected)."""
+    """Raise a readable error unless `x` is a floating-point tensor of shape (B, *expected)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{where} expected a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        hint = " (images stored as bytes: use x.float() / 255)" if x.dtype == torch.uint8 else ""
+        raise TypeError(f"{where} expected a floating-point tensor, got dtype {x.dtype}{hint}")
     if x.ndim != len(expected) + 1 or tuple(x.shape[1:]) != expected:
         want = ", ".join(["B", *map(str, expected)])
         got = ", ".join(["B", *map(str, x.shape[1:])]) if x.ndim >= 1 else ""

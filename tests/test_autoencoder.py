@@ -54,8 +54,9 @@ def _mlp_autoencoder(latent_dim=8, config=None):
         (dict(corruption="gaussian", noise_level=-0.1), "must be > 0"),
         (dict(corruption="masking", noise_level=1.0), r"must be in \(0, 1\) for corruption='masking', got 1.0"),
         (dict(corruption="masking", noise_level=0.0), r"must be in \(0, 1\)"),
-        (dict(corruption="masking", noise_level=float("nan")), "noise_level must be a number"),
-        (dict(corruption="masking", noise_level="0.3"), "noise_level must be a number"),
+        (dict(corruption="masking", noise_level=float("nan")), "noise_level must be a finite number"),
+            (dict(corruption="gaussian", noise_level=float("inf")), "noise_level must be a finite number, got inf"),
+        (dict(corruption="masking", noise_level="0.3"), "noise_level must be a finite number"),
     ],
 )
 def test_config_rejects_bad_values(kwargs, message):

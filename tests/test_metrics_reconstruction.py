@@ -74,8 +74,10 @@ def test_mean_reconstruction_error_is_per_pixel_mse_over_all_images():
 
 
 def test_mean_reconstruction_error_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="non-empty batch"):
+    with pytest.raises(ValueError, match="must hold at least one image"):
         mean_reconstruction_error(_Halver(), torch.zeros(0, 1, 2, 2))
+    with pytest.raises(ValueError, match=r"values in \[0, 1\], got min 0 and max 255; pixels in 0..255: divide by 255"):
+        mean_reconstruction_error(_Halver(), torch.tensor([0.0, 255.0]).repeat(2, 1, 2, 1))
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
         mean_reconstruction_error(_Halver(), torch.zeros(2, 1, 2, 2), batch_size=0)
 

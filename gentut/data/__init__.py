@@ -104,10 +104,20 @@ def load_images(
         raise ValueError(f"unknown data set {name!r}; known names: {', '.join(IMAGE_DATASETS)}")
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    _check_size_and_seed(n, seed)
+    data = IMAGE_DATASETS[name](split, n, seed, root, download)
+    if n is None or n == len(data) or name == "synthetic-digits":
+        return data
+    if n > len(data):  # a silently smaller data set would change every number computed from it
+        raise ValueError(f"n = {n:,} images were asked for, but the {name} {split} split has {len(data):,}")
+    return data.subset(n)
+
+
+def _check_size_and_seed(n: object, seed: object) -> None:
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ValueError(f"n must be a positive int or None, got {n!r}")
-    data = IMAGE_DATASETS[name](split, n, seed, root, download)
-    return data if n is None or n >= len(data) or name == "synthetic-digits" else data.subset(n)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise TypeError(f"seed must be an int >= 0, got {seed!r} ({type(seed).__name__})")
 
 
 def _is_smoke() -> bool:
@@ -142,6 +152,9 @@ def load_book_images(
         raise ValueError(f"name must be one of {BOOK_DATASETS}, got {name!r}")
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    _check_size_and_seed(n, seed)
+    if allow_download is not None and not isinstance(allow_download, bool):
+        raise TypeError(f"allow_download must be True, False or None, got {allow_download!r}")
 
     def fallback(reason: str) -> ImageData:
         data = load_images("synthetic-digits", split, n=n, seed=seed)
@@ -166,6 +179,8 @@ def load_book_images(
         data = load_images(name, split, root=root, download=True)
     except OfflineError:
         return fallback(f"{dataset.title} is not on this machine and its download failed")
-    if n is None or n >= len(data):
+    if n is None or n == len(data):
         return data
+    if n > len(data):
+        raise ValueError(f"n = {n:,} images were asked for, but {data.source} has {len(data):,}")
     return dataclasses.replace(data.subset(n), source=f"{data.source}: the first {n:,} of {len(data):,} images")

@@ -13,8 +13,12 @@ from torch import Tensor
 __all__ = ["check_images", "check_labels"]
 
 
-def check_images(x: object, *, name: str = "images") -> Tensor:
-    """Return `x` as float32 (N, C, H, W) in [0, 1], or raise an error saying what to change."""
+def check_images(x: object, *, name: str = "images", tolerance: float = 0.0) -> Tensor:
+    """Return `x` as float32 (N, C, H, W) in [0, 1], or raise an error saying what to change.
+
+    `tolerance` lets values overshoot the range by that much (float rounding in a model's or a
+    filter's output: a blur of white pixels gives 1.0000001); the values are returned as they are.
+    """
     if isinstance(x, np.ndarray):
         raise TypeError(
             f"{name} must be a torch.Tensor, got a numpy array of shape {x.shape}; "
@@ -42,8 +46,13 @@ def check_images(x: object, *, name: str = "images") -> Tensor:
         bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"{name} must be finite, got {bad} NaN or infinite values")
     low, high = float(x.min()), float(x.max())
-    if low < 0.0 or high > 1.0:
-        hint = "; divide by 255" if high > 1.0 and high <= 255.0 and low >= 0.0 else ""
+    if low < -tolerance or high > 1.0 + tolerance:
+        if high > 1.0 and high <= 255.0 and low >= -tolerance:
+            hint = "; pixels in 0..255: divide by 255"
+        elif low < 0.0 and low >= -1.0 and high <= 1.0 + tolerance:
+            hint = "; pixels in [-1, 1] (a tanh output): map them with (x + 1) / 2"
+        else:
+            hint = ""
         raise ValueError(f"{name} must have values in [0, 1], got min {low:.4g} and max {high:.4g}{hint}")
     return x.to(torch.float32)
 

@@ -43,6 +43,17 @@ class ImageData:
             object.__setattr__(self, "labels", check_labels(self.labels, len(images)))
         if self.class_names is not None:
             object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
+        if self.labels is not None and len(self.labels):
+            # A label outside the declared classes would index past the class names, an
+            # embedding or a classifier's logits far from here; say so where the data comes in.
+            classes = None if self.class_names is None else len(self.class_names)
+            low, high = int(self.labels.min()), int(self.labels.max())
+            if low < 0 or (classes is not None and high >= classes):
+                bad = self.labels[(self.labels < 0) | (self.labels >= (classes or high + 1))]
+                allowed = "non-negative" if classes is None else f"in [0, {classes}) for its {classes} classes"
+                raise ValueError(
+                    f"{self.name!r}: labels must be {allowed}, got {len(bad)} outside, e.g. {int(bad[0])}"
+                )
 
     @classmethod
     def from_tensor(

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 from torch import Tensor, nn
 
+from gentut.data.checks import check_images
 from gentut.batched import per_example
 
 __all__ = ["roc_auc", "roc_curve_points", "mean_reconstruction_error"]
@@ -83,6 +84,7 @@ def mean_reconstruction_error(model: nn.Module, images: Tensor, *, batch_size: i
     Per-pixel squared error does not depend on the model's likelihood, so it compares
     autoencoders with different latent sizes or losses on one scale (the bottleneck trade-off).
     """
+    images = check_images(images)  # pixels in 0..255 would give an error 65,025 times too large
 
     def squared_errors(x: Tensor) -> Tensor:
         reconstruction = model(x)

@@ -30,6 +30,7 @@ from gentut.step import Step
 from gentut.losses import bernoulli_nll, gaussian_nll
 from gentut.models.networks import apply_output
 from gentut.batched import per_example
+from gentut.validation import is_number
 
 __all__ = ["AutoencoderConfig", "Autoencoder", "anomaly_scores"]
 
@@ -62,8 +63,8 @@ class AutoencoderConfig:
                 f"corruption must be 'none', 'gaussian' or 'masking', got {self.corruption!r}"
             )
         level = self.noise_level
-        if isinstance(level, bool) or not isinstance(level, (int, float)) or level != level:
-            raise ValueError(f"noise_level must be a number, got {level!r}")
+        if not is_number(level):
+            raise ValueError(f"noise_level must be a finite number, got {level!r}")
         if self.corruption == "none" and level != 0:
             raise ValueError(
                 f"noise_level must be 0 when corruption='none', got {level!r} "
