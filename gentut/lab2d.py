@@ -101,9 +101,10 @@ class LabVariant:
         if (
             not isinstance(self.betas, tuple)
             or len(self.betas) != 2
-            or not all(isinstance(b, float) and 0 <= b < 1 for b in self.betas)
+            or not all(is_number(b) and 0 <= b < 1 for b in self.betas)
         ):
-            raise ValueError(f"betas must be a tuple of two floats in [0, 1), got {self.betas!r}")
+            # ints are numbers too: (0, 0.9) is Adam's betas as often written
+            raise ValueError(f"betas must be a tuple of two numbers in [0, 1), got {self.betas!r}")
         if self.decay_to is not None and not (_positive_number(self.decay_to) and self.decay_to <= 1):
             raise ValueError(f"decay_to must be None or a fraction in (0, 1], got {self.decay_to!r}")
         # packing and discriminator_steps are checked by GANConfig when the GAN is built

@@ -188,6 +188,7 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device | None = N
     the CPU.
     """
     state = checkpoint.load_checkpoint(path, map_location="cpu")
+    checkpoint.require_sections(state, ["model"], path, kind="model checkpoint")
     spec = state.get("spec")
     if spec is None:
         why = state.get("spec_missing") or "it was written before checkpoints held specs"

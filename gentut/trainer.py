@@ -46,11 +46,21 @@ from gentut.hooks import Hook
 from gentut.step import Step, TrainStep, check_optimizers, named_optimizers
 from gentut.validation import is_int, is_number
 
-__all__ = ["Trainer", "TrainStep", "Step", "TrainerSettings", "NonFiniteLossError"]
+__all__ = ["Trainer", "TrainStep", "Step", "TrainerSettings", "NonFiniteLossError", "NonFiniteStateError"]
+
+# What a trainer checkpoint must hold for load_state_dict to continue a run ("spec" is optional:
+# a model of the reader's own classes has none).
+SECTIONS = ("model", "optimizers", "scalers", "global_step", "steps_per_epoch", "history", "pending_losses",
+            "last_log_step", "rng")
 
 
 class NonFiniteLossError(RuntimeError):
-    """A logged loss became NaN or infinite; training stopped before checkpointing it."""
+    """A logged loss (or an evaluation metric) became NaN or infinite; training stopped before
+    checkpointing it."""
+
+
+class NonFiniteStateError(NonFiniteLossError):
+    """A weight, buffer or optimizer state became NaN or infinite; no checkpoint was written with it."""
 
 
 @dataclass(frozen=True)
@@ -325,7 +335,15 @@ class Trainer:
             self.model.train(was_training)
         if not sums:
             return {}
-        return dict(zip(sums, (torch.stack(list(sums.values())) / count).tolist()))
+        means = dict(zip(sums, (torch.stack(list(sums.values())) / count).tolist()))
+        bad = [f"{name!r} = {value}" for name, value in means.items() if not math.isfinite(value)]
+        if bad:
+            # an error, not a logged value: a NaN in the history reads as a point off the chart
+            raise NonFiniteLossError(
+                f"evaluation at step {self.global_step} gave {', '.join(bad)} over {count} examples; "
+                f"the model or the evaluation data hold NaN or infinity. {self._checkpoint_note()}"
+            )
+        return means
 
     def _log_evaluation(self, loader: Iterable[Batch]) -> None:
         metrics = {f"eval/{name}": value for name, value in self.evaluate(loader).items()}
@@ -361,7 +379,11 @@ class Trainer:
             },
         }
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any], *, where: object = "the trainer state") -> None:
+        """Restore what `state_dict` returned; `where` names its file in error messages."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{where} must be a dict from Trainer.state_dict(), got {type(state).__name__}")
+        checkpoint.require_sections(state, SECTIONS, where, kind="trainer checkpoint")
         if set(state["optimizers"]) != set(self.optimizers):
             raise ValueError(
                 f"the checkpoint has optimizers {sorted(state['optimizers'])}, "
@@ -392,14 +414,43 @@ class Trainer:
         pending = [torch.stack(values) for _, values in self._pending.values()]
         if pending and not torch.cat(pending).isfinite().all():
             self._log_losses()  # raises NonFiniteLossError rather than saving a diverged model
+        self._check_finite_state()  # finite losses do not prove finite weights (a NaN lr, say)
         self._last_checkpoint = checkpoint.save_checkpoint(path, self.state_dict())
         self._last_checkpoint_step = self.global_step
         return self._last_checkpoint
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore everything `save_checkpoint` wrote; a following `fit` resumes where it stopped."""
-        self.load_state_dict(checkpoint.load_checkpoint(path, map_location="cpu"))
+        self.load_state_dict(checkpoint.load_checkpoint(path, map_location="cpu"), where=path)
         self._last_checkpoint, self._last_checkpoint_step = Path(path), self.global_step
+
+    def _state_tensors(self) -> Iterable[tuple[str, Tensor]]:
+        """(name, tensor) of every floating-point weight, buffer and optimizer state."""
+        for name, tensor in self.model.state_dict().items():
+            if tensor.is_floating_point():
+                yield f"model {name!r}", tensor
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        for opt_name, optimizer in self.optimizers.items():
+            for parameter, values in optimizer.state.items():
+                for key, value in values.items():
+                    if isinstance(value, Tensor) and value.is_floating_point():
+                        yield f"optimizer {opt_name!r} state {key!r} of {names.get(id(parameter), 'a parameter')!r}", value
+
+    def _check_finite_state(self) -> None:
+        """Raise NonFiniteStateError, naming the first bad tensor, before a save would keep it."""
+        tensors = list(self._state_tensors())
+        if not tensors:
+            return
+        # one host sync for all of them; the names are looked up only on the error path
+        if bool(torch.stack([t.isfinite().all() for _, t in tensors]).all()):
+            return
+        bad = [name for name, t in tensors if not bool(t.isfinite().all())]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise NonFiniteStateError(
+            f"{bad[0]}{more} holds NaN or infinity at step {self.global_step}, though the logged losses "
+            f"were finite; training stopped and no checkpoint was written with it. {self._checkpoint_note()} "
+            f"Try a lower learning rate or grad_clip=1.0."
+        )
 
     def _check_fit_arguments(
         self, loader: Any, epochs: int | None, steps: int | None, eval_loader: Any, eval_every: int | None

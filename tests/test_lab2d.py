@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize("kwargs, message", [
     (dict(loss="hinge_gp"), "loss must be one of"),
     (dict(lr_generator=0.0), "lr_generator must be a positive number, got 0.0"),
-    (dict(betas=(0.5, 1.0)), r"betas must be a tuple of two floats in \[0, 1\)"),
+    (dict(betas=(0.5, 1.0)), r"betas must be a tuple of two numbers in \[0, 1\)"),
     (dict(decay_to=0.0), r"decay_to must be None or a fraction in \(0, 1\], got 0.0"),
 ])
 def test_variant_rejects_bad_settings(kwargs, message):

@@ -181,8 +181,10 @@ def test_blocked_distances_give_the_same_answers(monkeypatch):
 
 def test_nearest_neighbour_metrics_reject_bad_k():
     real = _clusters(range(2), 2, seed=0)
-    with pytest.raises(ValueError, match=r"k must be between 1 and N - 1 = 3, got 4"):
+    with pytest.raises(ValueError, match=r"real_features has 4 points, too few for k = 4.*at least 5"):
         precision_recall(real, real, k=4)
+    with pytest.raises(ValueError, match=r"fake_features has 3 points, too few for k = 3.*at least 4"):
+        precision_recall(real, real[:3], k=3)
     with pytest.raises(ValueError, match="k must be a positive int, got 0"):
         density_coverage(real, real, k=0)
 
@@ -206,7 +208,7 @@ def test_features_and_probabilities_are_batched_on_the_cpu_without_gradients():
 def test_features_reject_what_is_not_a_classifier_or_images():
     with pytest.raises(TypeError, match="nn.Module with features"):
         extract_features(torch.nn.Linear(2, 2), torch.rand(3, 1, 28, 28))
-    with pytest.raises(ValueError, match=r"\(N, C, H, W\), got shape \(3, 28, 28\)"):
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\), got 3-D shape \(3, 28, 28\)"):
         extract_features(DigitClassifier(), torch.rand(3, 28, 28))
 
 
@@ -312,7 +314,7 @@ def test_a_corrupt_cache_file_is_retrained_with_a_note(digits, tmp_path, capsys)
     capsys.readouterr()
     model, again = _train(digits, tmp_path)
     out = capsys.readouterr().out
-    assert "is unreadable" in out and "not using it" in out and "trained on 300" in out
+    assert "is not usable" in out and "not using it" in out and "trained on 300" in out
     assert not again.from_cache
     assert load_checkpoint(info.path)["metadata"]["data_hash"] == info.data_hash  # repaired
 

@@ -19,7 +19,7 @@ from gentut.data.checks import check_images, check_labels
 from gentut.data.download import OfflineError, cache_dir, is_offline_forced, probe
 from gentut.data.images import ImageData
 from gentut.data.loader import Batch, InMemoryLoader
-from gentut.data.mnist import DATASETS, is_available, load_fashion_mnist, load_mnist
+from gentut.data.mnist import DATASETS, is_available, load_fashion_mnist, load_mnist, mirrors_of
 from gentut.data.shapes import FactorData, make_shapes, render_shapes
 from gentut.data.sklearn_digits import load_sklearn_digits
 from gentut.data.synthetic_digits import make_synthetic_digits
@@ -172,7 +172,7 @@ def load_book_images(
         if allow_download is False:
             return fallback(f"{missing} and allow_download=False")
         try:  # one quick connection attempt before any download
-            probe(dataset.mirrors[0])
+            probe(mirrors_of(dataset)[0])
         except OfflineError:
             return fallback(f"{missing} and cannot be downloaded (offline)")
     try:

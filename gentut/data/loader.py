@@ -13,6 +13,9 @@ from typing import Iterator, NamedTuple
 import torch
 from torch import Tensor
 
+from gentut.validation import flag, positive_int
+from gentut.validation import seed as check_seed
+
 __all__ = ["Batch", "InMemoryLoader"]
 
 
@@ -60,8 +63,10 @@ class InMemoryLoader:
                 raise TypeError(f"y must be a torch.Tensor or None, got {type(y).__name__}")
             if len(y) != len(x):
                 raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        positive_int("batch_size", batch_size)  # True is an int in Python, but not a batch size
+        check_seed("seed", seed)  # here, not at the first batch
+        flag("shuffle", shuffle)
+        flag("drop_last", drop_last)
         if drop_last and batch_size > len(x):
             raise ValueError(
                 f"drop_last=True with batch_size={batch_size} > {len(x)} examples leaves no batch"

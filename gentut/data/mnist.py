@@ -6,6 +6,12 @@ Where the files are looked for, in order: the folders a system package installs 
 then the data cache (see `gentut.data.download.cache_dir`), then the mirrors. Each file may be
 gzip-compressed (``train-images-idx3-ubyte.gz``) or not (``train-images-idx3-ubyte``).
 
+The mirrors can be replaced without touching the code: ``GENTUT_MNIST_MIRRORS`` and
+``GENTUT_FASHION_MNIST_MIRRORS`` each hold base URLs separated by spaces, tried in order instead of
+the built-in ones (a local copy served by ``python -m http.server``, a mirror reachable through
+a proxy), and `load_idx_dataset` takes a `mirrors` argument that wins over both. The checksums
+do not change with the mirror: any server must serve the same release.
+
 The checksums pinned below are SHA-256 values of the decompressed IDX contents, so one pin
 accepts the upstream download, Debian's files (compressed again, by another tool: other bytes,
 the same images and labels) and a reader's own re-compressed copy. The SHA-256 of each upstream
@@ -17,6 +23,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
@@ -34,6 +41,7 @@ __all__ = [
     "load_fashion_mnist",
     "load_idx_dataset",
     "load_mnist",
+    "mirrors_of",
 ]
 
 
@@ -116,6 +124,25 @@ FASHION_MNIST = RemoteDataset(
 DATASETS = {MNIST.name: MNIST, FASHION_MNIST.name: FASHION_MNIST}
 
 
+def mirrors_of(dataset: RemoteDataset, mirrors: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The base URLs to download `dataset` from, in order: `mirrors` if given, else the ones in
+    the environment variable ``GENTUT_<NAME>_MIRRORS`` (see the module docstring), else its own."""
+    variable = f"GENTUT_{dataset.name.upper().replace('-', '_')}_MIRRORS"
+    if mirrors is None and os.environ.get(variable, "").strip():
+        mirrors, where = os.environ[variable].split(), f"the environment variable {variable}"
+    else:
+        where = "mirrors"
+    if mirrors is None:
+        return dataset.mirrors
+    if isinstance(mirrors, str) or not mirrors or not all(isinstance(m, str) and m for m in mirrors):
+        raise ValueError(f"{where} must be a non-empty list of base URLs, got {mirrors!r}")
+    bad = [m for m in mirrors if not m.startswith(("http://", "https://", "file://"))]
+    if bad:
+        raise ValueError(f"{where} must hold http://, https:// or file:// base URLs, got {bad[0]!r}")
+    # a base URL is joined with a file name: make sure a forgotten trailing slash does not glue them
+    return tuple(m if m.endswith("/") else m + "/" for m in mirrors)
+
+
 def _folders(dataset: RemoteDataset, root: str | os.PathLike | None) -> list[tuple[Path, str]]:
     """(folder, how to name it to a reader) in search order: system folders, then the cache.
 
@@ -175,8 +202,11 @@ def load_idx_dataset(
     root: str | os.PathLike | None = None,
     download_missing: bool = True,
     timeout: float | None = None,
+    mirrors: Sequence[str] | None = None,
 ) -> ImageData:
-    """Images (N, 1, 28, 28) in [0, 1] and labels of `split`, found locally or downloaded."""
+    """Images (N, 1, 28, 28) in [0, 1] and labels of `split`, found locally or downloaded
+    (from `mirrors_of(dataset, mirrors)`)."""
+    urls_base = mirrors_of(dataset, mirrors)  # checked before anything is looked for
     found = find_files(dataset, split, root)
     if found is None:
         if not download_missing:
@@ -189,7 +219,7 @@ def load_idx_dataset(
         kwargs = {} if timeout is None else {"timeout": timeout}
         paths = []
         for base in dataset.files(split):
-            urls = [mirror + base + ".gz" for mirror in dataset.mirrors]
+            urls = [mirror + base + ".gz" for mirror in urls_base]
             # The content check accepts any mirror's compression of the same file.
             verify = lambda path, base=base: _verified_contents(dataset, path, base)  # noqa: E731
             paths.append(download(urls, folder / f"{base}.gz", sha256=None, verify=verify, **kwargs))

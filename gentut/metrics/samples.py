@@ -35,7 +35,8 @@ import torch
 from torch import Tensor
 
 from gentut.batched import per_example
-from gentut.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from gentut.checkpoint import CheckpointError, load_checkpoint, require_sections, save_checkpoint
+from gentut.data.checks import check_images
 from gentut.data.download import cache_dir
 from gentut.data.images import ImageData
 from gentut.device import forked_rng, pick_device
@@ -50,6 +51,7 @@ __all__ = [
     "ClassifierInfo",
     "load_or_train_classifier",
     "data_fingerprint",
+    "weights_sha256",
     "classify",
     "extract_features",
     "class_probabilities",
@@ -225,8 +227,9 @@ def load_or_train_classifier(
     with forked_rng(device):  # building the model draws initial weights; the cache replaces them
         model = DigitClassifier(num_classes, image_shape=data.image_shape)
     shipped_path = _verified_shipped(path.name) if shipped else None
+    # The shipped file's bytes were checked against SHA256SUMS, so its weights need no checksum of their own.
     info = None if shipped_path is None else _load_cached(
-        shipped_path, model, wanted, shown=f"Shipped feature classifier gentut/weights/{path.name}")
+        shipped_path, model, wanted, shown=f"Shipped feature classifier gentut/weights/{path.name}", verified=True)
     where = f"the package (gentut/weights/{path.name}, SHA-256 checked)"
     if info is None:
         info = _load_cached(path, model, wanted)
@@ -259,12 +262,27 @@ def load_or_train_classifier(
     metadata = {**asdict(info), "image_shape": list(data.image_shape)}
     del metadata["from_cache"], metadata["path"]  # facts about this call, not about the weights
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    save_checkpoint(path, {"model": state, "metadata": metadata})
-    print(
-        f"Feature classifier trained on {len(data)} {data.name} images for {epochs} epoch{'s' if epochs != 1 else ''} in "
-        f"{seconds:.0f} s{_accuracy_note(info)}; saved to {_shown(path)}"
-    )
+    metadata["weights_sha256"] = weights_sha256(state)  # so that swapped weights are caught on load
+    trained = (f"Feature classifier trained on {len(data)} {data.name} images for {epochs} "
+               f"epoch{'s' if epochs != 1 else ''} in {seconds:.0f} s{_accuracy_note(info)}")
+    try:
+        save_checkpoint(path, {"model": state, "metadata": metadata})
+    except OSError as error:
+        # The cache is a shortcut: a read-only or full disk must not cost the classifier just trained.
+        print(f"{trained}; it could not be cached ({error}), so the next call trains it again")
+        return model, info
+    print(f"{trained}; saved to {_shown(path)}")
     return model, info
+
+
+def weights_sha256(state: Mapping[str, Tensor]) -> str:
+    """SHA-256 of a state dict's names, dtypes, shapes and values: the weights' identity."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())  # the raw bytes, any dtype
+    return digest.hexdigest()
 
 
 def shipped_sums(directory: Path | None = None) -> dict[str, str]:
@@ -310,28 +328,59 @@ def _accuracy_note(info: ClassifierInfo) -> str:
     return "" if info.accuracy is None else f" (held-out accuracy {100 * info.accuracy:.1f}%)"
 
 
-def _load_cached(path: Path, model: DigitClassifier, wanted: dict, shown: str | None = None) -> ClassifierInfo | None:
+# The types a cached ClassifierInfo's fields must have (a wrong one would crash a format string later).
+_METADATA_TYPES = {"version": int, "data_name": str, "num_images": int, "data_hash": str, "seed": int, "epochs": int,
+                   "num_classes": int, "accuracy": (float, type(None)), "eval_hash": (str, type(None)),
+                   "seconds": (int, float)}
+
+
+class _Unusable(ValueError):
+    """A cache file that is readable but must not be used; the message says why."""
+
+
+def _load_cached(
+    path: Path, model: DigitClassifier, wanted: dict, shown: str | None = None, *, verified: bool = False
+) -> ClassifierInfo | None:
     """The cached classifier's info with its weights loaded into `model`, or None (with a printed
-    reason when a file exists but cannot be used) if it must be retrained."""
+    reason when a file exists but cannot be used) if it must be retrained.
+
+    A file is used only if its metadata match `wanted` and have the right types, its weights are
+    finite, fit the model's shapes and, unless the whole file was `verified` against a listed
+    SHA-256, hash to the ``weights_sha256`` stored beside them.
+    """
     if not path.is_file():
         return None
+    shown = shown or "Cached feature classifier " + _shown(path)
     try:
         state = load_checkpoint(path, map_location="cpu")
+        require_sections(state, ["metadata", "model"], _shown(path), kind="classifier cache")
         metadata, weights = state["metadata"], state["model"]
+        if not isinstance(metadata, dict) or not isinstance(weights, dict):
+            raise _Unusable("its metadata and weights are not dicts")
         stale = [
             f"{key} {metadata.get(key)!r} (wanted {value!r})"
             for key, value in wanted.items() if metadata.get(key) != value
         ]
         if stale:
-            print(f"{shown or 'Cached feature classifier ' + _shown(path)} does not match ({'; '.join(stale)}); not using it")
+            print(f"{shown} does not match ({'; '.join(stale)}); not using it")
             return None
-        model.load_state_dict(weights)
+        wrong = [f"{key} is a {type(metadata.get(key)).__name__}" for key, kind in _METADATA_TYPES.items()
+                 if key in metadata and (isinstance(metadata[key], bool) or not isinstance(metadata[key], kind))]
+        if wrong:
+            raise _Unusable(f"metadata of the wrong type: {', '.join(wrong)}")
+        bad = [name for name, tensor in weights.items()
+               if not isinstance(tensor, Tensor) or (tensor.is_floating_point() and not tensor.isfinite().all())]
+        if bad:
+            raise _Unusable(f"weights {', '.join(map(repr, bad[:3]))} are not finite tensors")
+        if not verified and metadata.get("weights_sha256") != weights_sha256(weights):
+            raise _Unusable("its weights do not match the checksum stored with them (replaced or damaged, "
+                            "or a cache written before checksums were stored)")
+        model.load_state_dict(weights)  # strict: a missing, extra or mis-shaped tensor is an error
         fields = {key: metadata[key] for key in ClassifierInfo.__dataclass_fields__ if key in metadata}
         return ClassifierInfo(**{**fields, "path": str(path), "from_cache": True})
-    except (CheckpointError, KeyError, TypeError, AttributeError, RuntimeError) as error:
+    except (CheckpointError, _Unusable, KeyError, TypeError, AttributeError, RuntimeError) as error:
         # A cache file is only a shortcut: rebuilding it loses nothing, so say why and retrain.
-        print(f"{shown or 'Cached feature classifier ' + _shown(path)} is unreadable ({type(error).__name__}: {error}); "
-              "not using it")
+        print(f"{shown} is not usable ({error}); not using it")
         return None
 
 
@@ -339,13 +388,13 @@ def _load_cached(path: Path, model: DigitClassifier, wanted: dict, shown: str | 
 
 
 def _images(name: str, images: Tensor | ImageData) -> Tensor:
+    """Images (N, C, H, W) in [0, 1], like the classifier was trained on: pixels in 0..255 or
+    [-1, 1] would still give numbers, and wrong ones, so they are an error with the fix named."""
     if isinstance(images, ImageData):
         return images.images
     if not isinstance(images, Tensor):
         raise TypeError(f"{name} must be a tensor (N, C, H, W) or an ImageData, got {type(images).__name__}")
-    if images.ndim != 4 or len(images) == 0:
-        raise ValueError(f"{name} must be a non-empty batch of images (N, C, H, W), got shape {tuple(images.shape)}")
-    return images
+    return check_images(images, name=name, tolerance=1e-3)  # float rounding may overshoot by a hair
 
 
 def _check_classifier(classifier: object) -> None:
@@ -519,10 +568,13 @@ def _block_rows(n_columns: int) -> int:
     return max(1, DISTANCE_BLOCK_ELEMENTS // max(n_columns, 1))
 
 
-def _kth_neighbour_distances(points: Tensor, k: int) -> Tensor:
+def _kth_neighbour_distances(points: Tensor, k: int, name: str) -> Tensor:
     """Distance from each point to its k-th nearest other point in the same set: (N,)."""
     if not 1 <= k < len(points):
-        raise ValueError(f"k must be between 1 and N - 1 = {len(points) - 1}, got {k}")
+        raise ValueError(
+            f"{name} has {len(points)} points, too few for k = {k}: each needs a k-th nearest other "
+            f"point, so at least {k + 1} are needed (or a smaller k)"
+        )
     rows = _block_rows(len(points))
     radii = []
     for start in range(0, len(points), rows):
@@ -568,8 +620,8 @@ def precision_recall(
     """
     k = positive_int("k", k)
     real, fake = _feature_pair(real_features, fake_features)
-    real_radii = _kth_neighbour_distances(real, k)  # (N,)
-    fake_radii = _kth_neighbour_distances(fake, k)  # (M,)
+    real_radii = _kth_neighbour_distances(real, k, "real_features")  # (N,)
+    fake_radii = _kth_neighbour_distances(fake, k, "fake_features")  # (M,)
     in_real_manifold = torch.zeros(len(fake), dtype=torch.bool)  # (M,): for precision
     in_fake_manifold = torch.zeros(len(real), dtype=torch.bool)  # (N,): for recall
     # One pass over the fake-real distances serves both directions.
@@ -599,7 +651,7 @@ def density_coverage(
     """
     k = positive_int("k", k)
     real, fake = _feature_pair(real_features, fake_features)
-    radii = _kth_neighbour_distances(real, k)  # (N,)
+    radii = _kth_neighbour_distances(real, k, "real_features")  # (N,)
     count = 0
     covered = torch.zeros(len(real), dtype=torch.bool)
     for _, distances in _cross_distance_blocks(fake, real):
@@ -633,6 +685,12 @@ def evaluate_generator(
         real: real images (N, C, H, W), ideally not those the generator was trained on.
         classifier: the feature classifier from `load_or_train_classifier`.
     """
+    # precision and recall need k + 1 = 4 points in each set, coverage k + 1 = 6 real ones
+    for name, images, least in (("samples", samples, 4), ("real", real, 6)):
+        if isinstance(images, (Tensor, ImageData)) and len(images) < least:
+            raise ValueError(f"{name} has {len(images)} images; evaluate_generator needs at least {least} "
+                             f"(precision and recall use the 3rd, coverage the 5th nearest neighbour), and a "
+                             f"few thousand for a Frechet distance with a small bias")
     fake_features, fake_probabilities = classify(classifier, samples, batch_size=batch_size)
     real_features = extract_features(classifier, real, batch_size=batch_size)
     precision, recall = precision_recall(real_features, fake_features, k=3)

@@ -676,8 +676,16 @@ class LabelConditioned(nn.Module):
                 f"labels y must be an integer tensor of shape ({batch_size},), got "
                 f"{y.dtype} of shape {tuple(y.shape)}"
             )
-        # F.one_hot rejects labels outside [0, num_classes) (on the CPU, without a device sync).
-        return F.one_hot(y.to(device), self.num_classes)  # (B, num_classes)
+        try:
+            # F.one_hot rejects labels outside [0, num_classes), without naming either
+            return F.one_hot(y.to(device), self.num_classes)  # (B, num_classes)
+        except RuntimeError as error:
+            if "num_classes" not in str(error) and "non-negative" not in str(error):
+                raise
+            raise ValueError(
+                f"labels y must be class indices in [0, {self.num_classes}) for this network's "
+                f"{self.num_classes} classes, got values from {int(y.min())} to {int(y.max())}"
+            ) from None
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         return self.network(self.join(x, y))
