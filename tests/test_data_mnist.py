@@ -256,7 +256,7 @@ def test_download_with_other_contents_is_rejected_and_not_kept(tmp_path):
         name="tiny", title="Tiny", mirrors=(mirror.as_uri() + "/",), **pins,
         class_names=tuple("0123456789"), citation="test",
     )
-    with pytest.raises(ChecksumError, match="does not hold Tiny's train-labels-idx1-ubyte"):
+    with pytest.raises(ChecksumError, match="train-labels-idx1-ubyte.gz served other contents than the pinned release"):
         load_idx_dataset(dataset, "train", root=tmp_path / "cache")
     assert not (tmp_path / "cache" / "tiny" / "train-labels-idx1-ubyte.gz").exists()
 
@@ -380,3 +380,127 @@ def test_a_transfer_over_the_size_cap_or_the_deadline_is_stopped(tmp_path, monke
     with pytest.raises(download_module.BadDownloadError, match=r"took longer than 250 s in all"):
         download(["https://a.invalid/x"], tmp_path / "x", sha256=None, deadline=250)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- a real server on the loopback interface that lies or dies (issue 12) -------------------------
+
+
+class _Mirrors:
+    """An HTTP server on 127.0.0.1 with one mirror per way a download goes wrong.
+
+    /good/<file>    the file
+    /cut/<file>     announces the file's size, sends half of it, closes the connection
+    /portal/<file>  200 with a captive portal's HTML page (no Content-Length, as portals do)
+    /huge/<file>    announces 10 GB
+    /gone/<file>    404
+    """
+
+    def __init__(self, folder):
+        import http.server
+        import threading
+
+        files = {path.name: path.read_bytes() for path in folder.iterdir()}
+        self.requests = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                _, kind, name = self.path.split("/", 2)
+                outer.requests.append(kind)
+                body = files.get(name)
+                if kind == "gone" or body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                if kind == "portal":
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(b"<html><body>Please log in to the hotel Wi-Fi</body></html>")
+                    return
+                self.send_header("Content-Length", str(10 ** 10 if kind == "huge" else len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2] if kind in ("cut", "huge") else body)
+                self.wfile.flush()
+                self.close_connection = True
+
+            def log_message(self, *args):  # keep the test output clean
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, kind):
+        return f"http://127.0.0.1:{self.server.server_address[1]}/{kind}/"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _tiny(pins, mirrors=("https://unused.invalid/",)):
+    return RemoteDataset(name="mnist", title="MNIST", mirrors=tuple(mirrors), **pins,
+                         class_names=tuple("0123456789"), citation="test")
+
+
+def test_over_a_real_server_every_bad_mirror_is_passed_over_for_the_good_one(tmp_path, monkeypatch):
+    images, labels, pins = _small_mnist(tmp_path / "served", "train", n=12)
+    monkeypatch.delenv("GENTUT_OFFLINE", raising=False)
+    with _Mirrors(tmp_path / "served") as server:
+        order = ["cut", "portal", "huge", "gone", "good"]
+        data = load_idx_dataset(_tiny(pins), "train", root=tmp_path / "cache",
+                                mirrors=[server.url(kind) for kind in order])
+    assert data.labels.tolist() == labels.tolist()
+    assert server.requests == order * 2  # the images file, then the labels file, each down the list
+    assert sorted(p.name for p in (tmp_path / "cache" / "mnist").iterdir()) == [
+        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]  # no partial or temporary files
+
+
+def test_over_a_real_server_only_bad_mirrors_is_a_bad_download_naming_each(tmp_path, monkeypatch):
+    _, _, pins = _small_mnist(tmp_path / "served", "train")
+    monkeypatch.delenv("GENTUT_OFFLINE", raising=False)
+    with _Mirrors(tmp_path / "served") as server:
+        with pytest.raises(download_module.BadDownloadError) as error:
+            load_idx_dataset(_tiny(pins), "train", root=tmp_path / "cache",
+                             mirrors=[server.url(kind) for kind in ("cut", "portal", "huge", "gone")])
+    message = str(error.value)
+    for kind in ("cut", "portal", "huge", "gone"):
+        assert server.url(kind) in message
+    assert isinstance(error.value, OfflineError)  # what load_book_images falls back from
+    assert not any((tmp_path / "cache" / "mnist").iterdir())
+
+
+def test_the_mirror_setting_points_the_book_at_another_server_and_falls_back_when_it_lies(tmp_path, monkeypatch):
+    # load_book_images reads GENTUT_MNIST_MIRRORS for its connection probe and its download;
+    # a server that answers every file with a portal page leaves the synthetic digits.
+    _small_mnist(tmp_path / "served", "test")
+    monkeypatch.delenv("GENTUT_OFFLINE", raising=False)
+    monkeypatch.setenv("GENTUT_PROFILE", "cpu")  # the smoke profile would not download at all
+    from gentut.data import load_book_images
+
+    with _Mirrors(tmp_path / "served") as server:
+        monkeypatch.setenv("GENTUT_MNIST_MIRRORS", server.url("portal"))
+        data = load_book_images("mnist", "test", n=20, root=tmp_path / "cache")
+    assert server.requests and set(server.requests) == {"portal"}
+    assert data.name == "synthetic-digits" and len(data) == 20
+    assert "MNIST is not on this machine and its download failed; using" in data.source
+
+
+def test_mirrors_of_reads_the_argument_then_the_environment_then_the_built_in_list(monkeypatch):
+    monkeypatch.delenv("GENTUT_MNIST_MIRRORS", raising=False)
+    assert mnist_module.mirrors_of(MNIST) == MNIST.mirrors
+    monkeypatch.setenv("GENTUT_MNIST_MIRRORS", "http://127.0.0.1:8000  file:///srv/mnist/")
+    assert mnist_module.mirrors_of(MNIST) == ("http://127.0.0.1:8000/", "file:///srv/mnist/")
+    assert mnist_module.mirrors_of(MNIST, ["https://example.org/m"]) == ("https://example.org/m/",)
+    monkeypatch.setenv("GENTUT_FASHION_MNIST_MIRRORS", "http://proxy.local/fashion/")
+    assert mnist_module.mirrors_of(mnist_module.FASHION_MNIST) == ("http://proxy.local/fashion/",)
+    monkeypatch.setenv("GENTUT_MNIST_MIRRORS", "ftp://old.example/")
+    with pytest.raises(ValueError, match="GENTUT_MNIST_MIRRORS must hold http://, https:// or file:// base URLs, "
+                                         "got 'ftp://old.example/'"):
+        mnist_module.mirrors_of(MNIST)
+    with pytest.raises(ValueError, match="mirrors must be a non-empty list of base URLs, got 'http://a/'"):
+        mnist_module.mirrors_of(MNIST, "http://a/")

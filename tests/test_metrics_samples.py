@@ -488,3 +488,145 @@ def test_training_the_classifier_leaves_the_callers_random_numbers_alone(digits,
     torch.manual_seed(123)
     _train(digits, tmp_path)  # loads from the cache: the same stream either way
     assert torch.equal(torch.rand(3), expected)
+
+
+# --- a cache file that reads fine but must not be used (issue 12) -------------------------------
+
+
+def _rewrite_cache(path, change):
+    """Load the cache file at `path`, let `change(state)` edit it, and save it back as gentut would."""
+    from gentut.checkpoint import save_checkpoint
+
+    state = load_checkpoint(path)
+    del state["format_version"]
+    change(state)
+    save_checkpoint(path, state)
+
+
+def _retrained_after(digits, tmp_path, capsys, change):
+    trained, info = _train(digits, tmp_path)
+    _rewrite_cache(Path(info.path), change)
+    capsys.readouterr()
+    again, again_info = _train(digits, tmp_path)
+    out = capsys.readouterr().out
+    assert not again_info.from_cache and "trained on 300" in out, out
+    assert _same_weights(trained, again)  # the retrained classifier, not the doctored one
+    return out
+
+
+def test_a_cached_classifier_with_nan_weights_is_retrained(digits, tmp_path, capsys):
+    def poison(state):
+        state["model"]["head.weight"][0, 0] = float("nan")
+
+    out = _retrained_after(digits, tmp_path, capsys, poison)
+    assert "is not usable (weights 'head.weight' are not finite tensors)" in out
+
+
+def test_a_cached_classifier_whose_weights_were_replaced_is_retrained(digits, tmp_path, capsys):
+    # Other weights of the same shapes under the same metadata: before the stored checksum they
+    # were used silently (the probe's gave FD 10.6 and score 1.0).
+    def swap(state):
+        torch.manual_seed(123)
+        other = DigitClassifier(10, image_shape=(1, 28, 28)).state_dict()
+        state["model"] = {name: tensor.clone() for name, tensor in other.items()}
+
+    out = _retrained_after(digits, tmp_path, capsys, swap)
+    assert "do not match the checksum stored with them" in out
+
+
+def test_a_cached_classifier_with_metadata_of_the_wrong_type_is_retrained_not_a_crash(digits, tmp_path, capsys):
+    def wrong_type(state):
+        state["metadata"]["accuracy"] = "high"  # would crash f"{100 * accuracy:.1f}" on load
+
+    out = _retrained_after(digits, tmp_path, capsys, wrong_type)
+    assert "metadata of the wrong type: accuracy is a str" in out
+
+
+def test_a_cache_file_without_its_sections_names_them(digits, tmp_path, capsys):
+    def drop(state):
+        del state["metadata"]
+
+    out = _retrained_after(digits, tmp_path, capsys, drop)
+    assert "lacks the classifier cache section 'metadata'" in out
+
+
+def test_a_cache_that_cannot_be_written_still_returns_the_trained_classifier(digits, tmp_path, capsys, monkeypatch):
+    def full_disk(path, state):
+        raise OSError(f"could not write the checkpoint {path} (the disk may be full)")
+
+    monkeypatch.setattr(evaluation, "save_checkpoint", full_disk)
+    model, info = _train(digits, tmp_path)
+    out = capsys.readouterr().out
+    assert "trained on 300" in out and "could not be cached" in out and "trains it again" in out
+    assert isinstance(model, DigitClassifier) and not info.from_cache
+    assert not list(tmp_path.glob("*.pt"))
+
+
+def test_a_cache_folder_that_cannot_be_made_still_returns_the_trained_classifier(digits, tmp_path, capsys):
+    # A real failure rather than a patched one (permissions do not stop root): the cache folder's
+    # path is taken by a file, so the folder cannot be created.
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder should be")
+    model, info = _train(digits, blocked)
+    out = capsys.readouterr().out
+    assert "trained on 300" in out and "could not be cached" in out and not info.from_cache
+    assert isinstance(model, DigitClassifier)
+
+
+def test_weights_sha256_changes_with_any_value_name_or_shape():
+    state = {"a": torch.zeros(2, 3), "b": torch.ones(4, dtype=torch.bfloat16)}
+    digest = evaluation.weights_sha256(state)
+    assert digest == evaluation.weights_sha256({name: t.clone() for name, t in state.items()})
+    assert digest != evaluation.weights_sha256({**state, "a": torch.zeros(3, 2)})
+    assert digest != evaluation.weights_sha256({"c": state["a"], "b": state["b"]})
+    bumped = state["b"].clone()
+    bumped[3] = 2
+    assert digest != evaluation.weights_sha256({**state, "b": bumped})
+
+
+# --- images and sample counts the metrics refuse (issue 12) --------------------------------------
+
+
+class _FixedClassifier(torch.nn.Module):
+    """Stands in for the feature classifier: features are the images' pixel means per row."""
+
+    feature_dim = 28
+
+    def __init__(self):
+        super().__init__()
+        self.head = torch.nn.Linear(28, 10)
+
+    def features(self, x):
+        return x.mean(dim=(1, 3))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+@pytest.mark.parametrize("images, hint", [
+    (torch.rand(8, 1, 28, 28) * 255, r"; pixels in 0..255: divide by 255"),
+    (torch.rand(8, 1, 28, 28) * 2 - 1, r"; pixels in \[-1, 1\] \(a tanh output\): map them with \(x \+ 1\) / 2"),
+])
+def test_metrics_refuse_images_outside_zero_one_and_name_the_fix(images, hint):
+    # Before, these returned numbers: features of images the classifier never saw the like of.
+    classifier, real = _FixedClassifier(), torch.rand(8, 1, 28, 28)
+    with pytest.raises(ValueError, match="images must have values in \\[0, 1\\], got min .* and max .*" + hint):
+        evaluate_generator(images, real, classifier)
+    with pytest.raises(ValueError, match="images must have values in \\[0, 1\\]"):
+        extract_features(classifier, images)
+
+
+def test_metrics_accept_float_rounding_just_above_one():
+    classifier, real = _FixedClassifier(), torch.rand(8, 1, 28, 28)
+    blurred = torch.ones(8, 1, 28, 28) + 1e-6  # a filter's output on white pixels
+    assert extract_features(classifier, blurred).shape == (8, 28)
+    assert evaluate_generator(blurred, real, classifier)["n_generated"] == 8
+
+
+@pytest.mark.parametrize("n_samples, n_real, message", [
+    (3, 10, "samples has 3 images; evaluate_generator needs at least 4"),
+    (10, 5, "real has 5 images; evaluate_generator needs at least 6"),
+])
+def test_evaluate_generator_names_the_set_with_too_few_images(n_samples, n_real, message):
+    with pytest.raises(ValueError, match=message):
+        evaluate_generator(torch.rand(n_samples, 1, 28, 28), torch.rand(n_real, 1, 28, 28), _FixedClassifier())

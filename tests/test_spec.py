@@ -194,3 +194,12 @@ def test_optimizers_a_spec_cannot_describe_are_refused():
     with pytest.raises(SpecError, match="cannot be described by a spec"):
         network_spec(torch.nn.Linear(2, 2))
     assert MLP(2, 1).options["in_dim"] == 2
+
+
+def test_a_file_without_a_model_section_names_the_file_and_what_it_holds(tmp_path):
+    from gentut.checkpoint import CheckpointError, save_checkpoint
+
+    path = save_checkpoint(tmp_path / "history-only.pt", {"spec": {"model": {"type": "vae"}}, "history": {}})
+    with pytest.raises(CheckpointError, match=rf"{path} lacks the model checkpoint section 'model'; it holds "
+                                              r"'format_version', 'history', 'spec'"):
+        load_model(path)

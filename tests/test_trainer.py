@@ -14,7 +14,7 @@ from gentut.device import Precision
 from gentut.history import History
 from gentut.hooks import Hook, every_n_steps
 import gentut.trainer as trainer_module
-from gentut.trainer import NonFiniteLossError, Trainer, TrainStep
+from gentut.trainer import NonFiniteLossError, NonFiniteStateError, Trainer, TrainStep
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -401,6 +401,76 @@ def test_non_finite_loss_without_checkpointing_says_so():
     x, y = regression_data(16)
     with pytest.raises(NonFiniteLossError, match="Checkpointing is off"):
         make_trainer(DivergesAt(0)).fit(InMemoryLoader(x, y, batch_size=4), epochs=1)
+
+
+def test_weights_that_went_nan_with_finite_losses_are_not_checkpointed(tmp_path):
+    # A NaN learning rate: the loss of step 1 was computed before the update, so it is finite,
+    # but the weights after it are not. Before, this state was saved as "the last good checkpoint".
+    x, y = regression_data(16)
+    model = LinearRegression()
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=float("nan")), device="cpu",
+                      progress=False, checkpoint_path=None)
+    trainer.fit(InMemoryLoader(x, y, batch_size=4), steps=1)
+    assert math.isfinite(trainer.history.last("loss"))
+    with pytest.raises(NonFiniteStateError, match=r"model 'linear.weight' \(and 1 more\) holds NaN or infinity "
+                                                  r"at step 1, though the logged losses were finite"):
+        trainer.save_checkpoint(tmp_path / "run.pt")
+    assert not (tmp_path / "run.pt").exists()
+
+
+def test_a_non_finite_optimizer_state_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    class PoisonAdamAt(Hook):
+        """Sets Adam's second moment of the weight to infinity after step 4. The weight stays
+        finite (Adam divides by the root of infinity: a zero step), and so do the losses."""
+
+        def on_step_end(self, trainer):
+            if trainer.global_step == 4:
+                optimizer = trainer.optimizers["model"]
+                optimizer.state[trainer.model.linear.weight]["exp_avg_sq"].fill_(float("inf"))
+
+    x, y = regression_data(32)
+    path = tmp_path / "run.pt"
+    trainer = make_trainer(checkpoint_path=path, checkpoint_every=3, log_every=1, hooks=[PoisonAdamAt()])
+    with pytest.raises(NonFiniteStateError, match=r"optimizer 'model' state 'exp_avg_sq' of 'linear.weight' "
+                                                  r"holds NaN or infinity at step 6") as error:
+        trainer.fit(InMemoryLoader(x, y, batch_size=4), epochs=2)
+    assert f"The last good checkpoint (step 3) is kept at {path}" in str(error.value)
+    assert all(math.isfinite(v) for v in trainer.history.series("loss")[1])
+    assert isinstance(error.value, NonFiniteLossError)  # caught by whoever catches divergence
+    state = load_checkpoint(path)
+    assert state["global_step"] == 3
+    assert torch.isfinite(state["optimizers"]["model"]["state"][0]["exp_avg_sq"]).all()
+
+
+class NaNEvaluation(LinearRegression):
+    def evaluation_step(self, batch):
+        return {"loss": super().evaluation_step(batch)["loss"], "ratio": torch.tensor(0.0) / 0.0}
+
+
+def test_an_evaluation_that_gives_nan_is_an_error_not_a_logged_value():
+    x, y = regression_data(16)
+    trainer = make_trainer(NaNEvaluation())
+    with pytest.raises(NonFiniteLossError, match=r"evaluation at step 0 gave 'ratio' = nan over 16 examples"):
+        trainer.evaluate(InMemoryLoader(x, y, batch_size=4))
+    with pytest.raises(NonFiniteLossError, match=r"evaluation at step 4 gave 'ratio' = nan"):
+        trainer.fit(InMemoryLoader(x, y, batch_size=4), epochs=1, eval_loader=InMemoryLoader(x, y, batch_size=4))
+    assert "eval/ratio" not in trainer.history.names
+
+
+def test_a_checkpoint_without_its_sections_names_the_file_and_what_it_holds(tmp_path):
+    from gentut.checkpoint import CheckpointError, save_checkpoint
+
+    # the probe's case: a classifier cache file handed to a trainer (was a bare KeyError: 'optimizers')
+    path = save_checkpoint(tmp_path / "classifier.pt", {"model": {}, "metadata": {"version": 2}})
+    with pytest.raises(CheckpointError, match=rf"{path} lacks the trainer checkpoint sections 'optimizers', "
+                                              r"'scalers', .*; it holds 'format_version', 'metadata', 'model'"):
+        make_trainer().load_checkpoint(path)
+    trainer = make_trainer(checkpoint_path=tmp_path / "run.pt")
+    trainer.fit(InMemoryLoader(*regression_data(8), batch_size=4), steps=2)
+    state = trainer.state_dict()
+    del state["history"]
+    with pytest.raises(CheckpointError, match=r"the trainer state lacks the trainer checkpoint section 'history'"):
+        make_trainer().load_state_dict(state)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -154,7 +154,15 @@ def _fetch(
                 f"{expected_sha256}, got {got}; the bad download was discarded, nothing was written"
             )
         if verify is not None:
-            verify(Path(temporary))
+            try:
+                verify(Path(temporary))
+            except ValueError as error:  # ChecksumError, or a file that does not even parse
+                # The checker's own message is about a file a reader placed (it names the
+                # temporary file and says it was left alone); this one was downloaded and is discarded.
+                raise ChecksumError(
+                    f"{url} served other contents than the pinned release (a captive portal's page, another "
+                    f"version?): {type(error).__name__} from the content check; the download was discarded"
+                ) from error
         os.replace(temporary, destination)
     finally:
         if os.path.exists(temporary):
