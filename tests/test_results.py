@@ -173,3 +173,25 @@ def test_the_committed_vaegan_sweep_comes_from_the_current_code():
     assert record["seeds"] == [0, 1, 2] and record["results"]["data"].startswith("Fashion-MNIST")
     runs = record["results"]["runs"]
     assert len(dict.fromkeys(r["variant"] for r in runs)) == 10 and len(runs) == 30
+
+
+def test_the_comparison_runs_at_toy_size_and_a_second_run_reads_every_model_from_its_cache(tmp_path):
+    def run(output):
+        result = subprocess.run(
+            [sys.executable, "bench/comparison.py", "--smoke", "--dataset", "synthetic-digits", "--models", "VAE",
+             "DCGAN", "VAE-GAN", "--cache", str(tmp_path / "cache"), "--output", str(output)],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "GENTUT_DATA": str(tmp_path / "data")},  # a fresh classifier cache
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout, read_results(output)
+
+    out, record = run(tmp_path / "first.json")
+    runs = record["results"]["runs"]
+    assert [r["name"] for r in runs] == ["VAE", "DCGAN", "VAE-GAN"] and not any(r["from_cache"] for r in runs)
+    assert "held-out real images (ceiling)" in record["results"]["table"]
+    assert "gentut/models/vaegan.py" in record["sources"] and "bench/comparison.py" in record["sources"]
+    assert not any("checkpoint" in r for r in runs)  # no local paths in a committed file
+    out, again = run(tmp_path / "second.json")
+    assert out.count("read from") == 3 and "steps in" not in out  # "<name>: trained N steps in S s"
+    assert [r["fd"] for r in again["results"]["runs"]] == [r["fd"] for r in runs]
