@@ -58,6 +58,7 @@ import torch
 from torch import Tensor, nn
 
 from gentut.data.loader import Batch
+from gentut.distributed import all_mean
 from gentut.losses import discriminator_loss, generator_loss_minimax, generator_loss_non_saturating
 from gentut.models.dcgan import DCGAN_BETAS, DCGAN_LR, dcgan_discriminator, dcgan_generator, default_depth
 from gentut.models.networks import ConvEncoder
@@ -263,8 +264,11 @@ class VAEGAN(VAE):
         the decoder and the discriminator unless `balance` skips one)."""
         with step.autocast():
             terms = self.losses(batch.x, step.global_step)
-        update_decoder, update_discriminator = balance(
-            terms["real_cost"].item(), terms["fake_cost"].item(), self.config.equilibrium, self.config.margin)
+        # The costs of the whole batch: under data-parallel training every process holds a share of
+        # it, and all must make the same decision (in one process all_mean returns its argument).
+        costs = torch.stack([terms["real_cost"].float(), terms["fake_cost"].float()])
+        real_cost, fake_cost = all_mean(costs).tolist()
+        update_decoder, update_discriminator = balance(real_cost, fake_cost, self.config.equilibrium, self.config.margin)
         updates = {"encoder": terms["encoder"]}
         if update_decoder:
             updates["decoder"] = terms["decoder"]
