@@ -28,6 +28,7 @@ from typing import Any, Sequence
 
 import torch
 
+from gentut import distributed
 from gentut.hooks import Hook
 
 EXIT_OK, EXIT_DIVERGED, EXIT_USAGE, EXIT_FILES, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -129,10 +130,8 @@ def load_data(name: str, split: str, image_shape: tuple[int, int, int], n: int =
 
 
 def train(args: argparse.Namespace) -> int:
-    from gentut.checkpoint import CheckpointError
-    from gentut.config import ConfigError, apply_overrides, read_config, to_toml
+    from gentut.config import ConfigError, apply_overrides, read_config
     from gentut.spec import SpecError, build_model, build_optimizers
-    from gentut.trainer import NonFiniteLossError, Trainer
 
     out = Path(args.out).expanduser()
     checkpoint = out / "checkpoint.pt"
@@ -163,40 +162,82 @@ def train(args: argparse.Namespace) -> int:
     data = load_data(settings["data"], "train", shape, settings["train_images"])
     if settings["binarized"]:
         data = data.binarized(settings["seed"])
-    out.mkdir(parents=True, exist_ok=True)
-    # the configuration as run (with a longer train.epochs after a --resume that asked for it)
-    (out / "config.toml").write_text(to_toml(config, header="gentut run configuration, as run:\n"
-                                             "python -m gentut train --config this-file --out NEW-FOLDER"))
-    interactive = sys.stdout.isatty()
+    context = distributed.setup(args.device)  # one process, or one of torchrun's
+    try:
+        return _fit(args, config, settings, model, optimizers, data, out, context)
+    finally:
+        distributed.teardown()
+
+
+def _fit(args, config, settings, model, optimizers, data, out: Path, context: distributed.Context) -> int:
+    from gentut.checkpoint import CheckpointError
+    from gentut.config import to_toml
+    from gentut.trainer import NonFiniteLossError, Trainer
+
+    main_process = context.is_main
+    checkpoint = out / "checkpoint.pt"
+    if main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        # the configuration as run (with a longer train.epochs after a --resume that asked for it)
+        (out / "config.toml").write_text(to_toml(config, header="gentut run configuration, as run:\n"
+                                                 "python -m gentut train --config this-file --out NEW-FOLDER"))
+    interactive = sys.stdout.isatty() and main_process
     mixed = None if settings["mixed_precision"] == "auto" else settings["mixed_precision"]
-    stop = StopAtStepEnd()
-    hooks = [stop, EpochReport(out, settings, plain_lines=not interactive)]
     loader = data.loader(settings["batch_size"], seed=settings["seed"])
-    trainer = Trainer(model, optimizers, device=args.device, mixed_precision=mixed, progress=interactive,
-                      checkpoint_path=checkpoint, checkpoint_every=len(loader), hooks=hooks)
+    if context.world_size > 1:
+        loader = distributed.ShardedLoader(loader, context.rank, context.world_size)
+    stop = StopAtStepEnd()
+    hooks: list[Hook] = [stop, SyncBatchStatistics()]
+    if main_process:
+        hooks.append(EpochReport(out, settings, plain_lines=not interactive))
+    trainer = Trainer(model, optimizers, device=context.device, mixed_precision=mixed, progress=interactive,
+                      checkpoint_path=checkpoint if main_process else None,
+                      checkpoint_every=len(loader) if main_process else None, hooks=hooks)
+    if context.world_size > 1:
+        distributed.average_gradients(trainer.optimizers, loader)
     if args.resume:
         try:
             trainer.load_checkpoint(checkpoint)
         except (CheckpointError, ValueError) as error:
             raise FileProblem(str(error)) from None
-    print(f"{config['model']['model']} on {data.source}; {settings['epochs']} epoch{'s' * (settings['epochs'] != 1)} of {len(loader)} steps, "
-          f"from step {trainer.global_step}; writing to {out}", flush=True)
+    if context.world_size > 1:
+        # Every process starts from the same weights (same seed) but draws its own noise; after a
+        # resume the streams start afresh from the step, so any number of processes can continue.
+        torch.manual_seed(settings["seed"] * 1_000_003 + trainer.global_step * 1_009 + context.rank + 1)
+    processes = f" on {context.world_size} processes" if context.world_size > 1 else ""
+    say = print if main_process else (lambda *a, **k: None)
+    say(f"{config['model']['model']} on {data.source}; {settings['epochs']} epoch{'s' * (settings['epochs'] != 1)} "
+        f"of {len(loader)} steps{processes}, from step {trainer.global_step}; writing to {out}", flush=True)
     try:
         with stop:
             trainer.fit(loader, epochs=settings["epochs"])
     except _StopRequested:
-        trainer.save_checkpoint()
-        _write_history(out, trainer)
-        print(f"interrupted at step {trainer.global_step}; checkpoint written. Continue with: "
-              f"python -m gentut train --out {out} --resume", file=sys.stderr)
+        distributed.average_buffers(trainer.model)  # every process: it is a collective
+        if main_process:
+            trainer.save_checkpoint()
+            _write_history(out, trainer)
+        say(f"interrupted at step {trainer.global_step}; checkpoint written. Continue with: "
+            f"python -m gentut train --out {out} --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     except NonFiniteLossError as error:
-        _write_history(out, trainer)
-        print(f"training stopped: {error}", file=sys.stderr)
+        if main_process:
+            _write_history(out, trainer)
+        say(f"training stopped: {error}", file=sys.stderr)
         return EXIT_DIVERGED
-    _write_history(out, trainer)
-    print(f"done: {trainer.global_step} steps; checkpoint, history.csv and samples/ in {out}")
+    if not distributed.same_on_every_process(trainer.model):
+        raise RuntimeError("the processes ended with different weights; the gradient averaging failed")
+    if main_process:
+        _write_history(out, trainer)
+    say(f"done: {trainer.global_step} steps{processes}; checkpoint, history.csv and samples/ in {out}")
     return EXIT_OK
+
+
+class SyncBatchStatistics(Hook):
+    """At the end of every epoch (before its checkpoint), batch norm's running statistics become
+    their mean over the processes; nothing in a single process."""
+
+    def on_epoch_end(self, trainer, epoch: int) -> None:
+        distributed.average_buffers(trainer.model)
 
 
 class StopAtStepEnd(Hook):
@@ -223,7 +264,11 @@ class StopAtStepEnd(Hook):
         return False
 
     def on_step_end(self, trainer) -> None:
-        if self.requested:
+        requested = self.requested
+        if distributed.is_distributed():  # all processes stop after the same step, or none
+            flag = torch.tensor([float(requested)], device=next(trainer.model.parameters()).device)
+            requested = bool(distributed.all_mean(flag).item() > 0)
+        if requested:
             raise _StopRequested
 
 
