@@ -54,3 +54,16 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+class TinyModel(torch.nn.Module):
+    """The smallest model the Trainer takes: one linear layer, loss = mean squared output."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(2, 1)
+
+    def training_step(self, batch, step):
+        loss = self.linear(batch.x).pow(2).mean()
+        step.update(loss)
+        return {"loss": loss.detach()}

@@ -9,23 +9,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import TinyModel
 
 from gentut.data import ImageData, InMemoryLoader, load_book_images, load_images
 from gentut.models.networks import MLP, LabelConditioned, MLPEncoder
 from gentut.trainer import Trainer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-class _Regression(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.linear = torch.nn.Linear(2, 1)
-
-    def training_step(self, batch, step):
-        loss = self.linear(batch.x).pow(2).mean()
-        step.update(loss)
-        return {"loss": loss.detach()}
 
 
 def _images(n=6):
@@ -70,7 +60,7 @@ CASES = [
      lambda: load_images("sklearn-digits", "test", n=100_000),
      ValueError, r"n = 100,000 images were asked for, but the sklearn-digits test split has \d"),
     ("mixed_precision='no' turned bf16 on",
-     lambda: Trainer(_Regression(), torch.optim.SGD(_Regression().parameters(), lr=0.1), device="cpu",
+     lambda: Trainer(TinyModel(), torch.optim.SGD(TinyModel().parameters(), lr=0.1), device="cpu",
                      mixed_precision="no"),
      TypeError, r"mixed_precision must be True, False or None \(automatic\), got 'no'"),
 ]
