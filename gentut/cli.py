@@ -208,6 +208,7 @@ def _fit(args, config, settings, model, optimizers, data, out: Path, context: di
     say = print if main_process else (lambda *a, **k: None)
     say(f"{config['model']['model']} on {data.source}; {settings['epochs']} epoch{'s' * (settings['epochs'] != 1)} "
         f"of {len(loader)} steps{processes}, from step {trainer.global_step}; writing to {out}", flush=True)
+    started = time.perf_counter()
     try:
         with stop:
             trainer.fit(loader, epochs=settings["epochs"])
@@ -228,7 +229,8 @@ def _fit(args, config, settings, model, optimizers, data, out: Path, context: di
         raise RuntimeError("the processes ended with different weights; the gradient averaging failed")
     if main_process:
         _write_history(out, trainer)
-    say(f"done: {trainer.global_step} steps{processes}; checkpoint, history.csv and samples/ in {out}")
+    say(f"done: {trainer.global_step} steps{processes} in {time.perf_counter() - started:.1f} s; "
+        f"checkpoint, history.csv and samples/ in {out}")
     return EXIT_OK
 
 
