@@ -120,10 +120,14 @@ def load_data(name: str, split: str, image_shape: tuple[int, int, int], n: int =
         data = load_image_files(path, image_shape)
     except ValueError as error:
         raise FileProblem(str(error)) from None
-    if split == "test":  # a reader's own data has no split: the last tenth is held out
-        return data.subset(slice(len(data) - max(1, len(data) // 10), len(data)))
-    keep = len(data) - max(1, len(data) // 10)
-    return data.subset(slice(0, min(keep, n) if n else keep))
+    # A reader's own data has no split: a fixed random tenth is held out (files sorted by name or
+    # class folders in order would otherwise hold out the last class only).
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
+    held_out = max(1, len(data) // 10)
+    if split == "test":
+        return data.subset(order[-held_out:])
+    keep = order[:-held_out]
+    return data.subset(keep[:n] if n else keep)
 
 
 # --- the commands --------------------------------------------------------------------------------
@@ -357,7 +361,13 @@ def _load_run(folder: str):
         raise FileProblem(str(error)) from None
 
 
+def _positive(name: str, value: int) -> None:
+    if value < 1:
+        raise UsageError(f"{name} must be a positive number, got {value}")
+
+
 def sample(args: argparse.Namespace) -> int:
+    _positive("--count", args.count)
     folder, _, model = _load_run(args.run)
     if not callable(getattr(model, "sample", None)):
         raise UsageError(f"a {type(model).__name__} does not draw samples (an autoencoder has no prior)")
@@ -376,6 +386,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from gentut.comparison import score_model
     from gentut.metrics import format_table, load_or_train_classifier
 
+    _positive("--n", args.n)
     folder, config, model = _load_run(args.run)
     settings = _train_settings(config)
     shape = _image_shape(model)

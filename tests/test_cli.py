@@ -97,6 +97,7 @@ def test_ctrl_c_writes_a_checkpoint_and_the_resumed_run_ends_on_the_uninterrupte
     (["train", "--out", "{tmp}/x", "--resume"], EXIT_FILES, "no checkpoint.pt in"),
     (["sample", "{tmp}/x"], EXIT_FILES, "holds no checkpoint.pt"),
     (["train", "--out", "{tmp}/x"], EXIT_USAGE, "give a MODEL, --config FILE or --resume"),
+    (["sample", "{tmp}/x", "--count", "0"], EXIT_USAGE, "--count must be a positive number, got 0"),
 ])
 def test_bad_arguments_and_files_get_one_line_errors_and_their_exit_codes(argv, code, message, tmp_path, capsys):
     argv = [part.replace("{tmp}", str(tmp_path)) for part in argv]
