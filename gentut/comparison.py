@@ -39,7 +39,7 @@ import gentut
 from gentut.batched import per_example
 from gentut.data.images import ImageData
 from gentut.device import pick_device
-from gentut.metrics.likelihood import importance_sampled_log_likelihood
+from gentut.metrics.likelihood import _LabelsInStep, importance_sampled_log_likelihood
 from gentut.metrics.memorisation import data_copying
 from gentut.metrics.samples import classify, data_fingerprint, evaluate_generator, extract_features, weights_sha256
 from gentut.spec import MODELS, NETWORKS, SpecError, build_model, build_optimizers, load_model, model_spec
@@ -247,14 +247,8 @@ def _reconstruct(model: nn.Module, images: Tensor, labels: Tensor | None) -> Ten
     """Reconstructions from the code's mean (no sampling), batched in eval mode."""
     if labels is None or not _num_classes(model):
         return per_example(model, images, lambda x: model(x).float())
-    position = [0]
-
-    def with_labels(x: Tensor) -> Tensor:
-        y = labels[position[0]: position[0] + len(x)].to(x.device)
-        position[0] += len(x)
-        return model(x, y).float()
-
-    return per_example(model, images, with_labels)
+    batch_labels = _LabelsInStep(labels)  # the likelihood metrics' way of handing labels to per_example
+    return per_example(model, images, lambda x: model(x, batch_labels.next(x)).float())
 
 
 def grid_images(images: Tensor) -> dict[str, Any]:
