@@ -26,7 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-from gentut.comparison import book_candidates, code_files, run_comparison
+from gentut.applications import evaluate_applications
+from gentut.comparison import book_candidates, code_files, load_trained, run_comparison
 from gentut.data import load_book_images
 from gentut.data.download import cache_dir
 from gentut.metrics import evaluate_generator, format_table, load_or_train_classifier
@@ -35,8 +36,10 @@ from gentut.results import fingerprint, results_path, write_results
 OUTPUT = results_path("comparison.json")
 SIZES = {
     "full": {"train": 20_000, "test": 10_000, "n_eval": 2_000, "iwae_samples": 1_000, "iwae_images": 500,
-             "width": 64},
-    "smoke": {"train": 256, "test": 200, "n_eval": 60, "iwae_samples": 4, "iwae_images": 20, "width": 8},
+             "width": 64, "applications": {"n": 1_000, "n_inpaint": 200, "search_steps": 200, "restarts": 4,
+                                           "probe_sizes": (100, 1_000, None)}},
+    "smoke": {"train": 256, "test": 200, "n_eval": 60, "iwae_samples": 4, "iwae_images": 20, "width": 8,
+              "applications": {"n": 40, "n_inpaint": 8, "search_steps": 3, "restarts": 1, "probe_sizes": (100, None)}},
 }
 COLUMNS = ["parameters", "seconds", "mse", "log_likelihood", "bits_per_dim", "fd", "precision", "recall",
            "coverage", "copying"]
@@ -49,7 +52,7 @@ FORMATS = {"parameters": ",d", "seconds": ".0f", "mse": ".4f", "log_likelihood":
 def sources(candidates) -> list[str]:
     """The files the table depends on: this script, every candidate's code, the classifier."""
     files = {f"gentut/{name}" for cand in candidates for name in code_files(cand.spec)}
-    return sorted(files | {"bench/comparison.py", "gentut/models/classifier.py", "gentut/weights/SHA256SUMS",
+    return sorted(files | {"bench/comparison.py", "gentut/applications.py", "gentut/models/classifier.py", "gentut/weights/SHA256SUMS",
                            "gentut/data/mnist.py"})
 
 
@@ -95,11 +98,20 @@ def main(argv: list[str] | None = None) -> None:
                f"log p(x): IWAE with {size['iwae_samples']:,} samples on {size['iwae_images']} binarised test "
                "images, nats per image; FD in the book's classifier features (lower is better); C_T below about "
                "-3 would mean copying of the training images")
+    print(f"\n{table}\n", flush=True)
+
+    # What the models are for, measured on the same images: the trained models come back from
+    # their checkpoints in the cache.
+    applied = time.perf_counter()
+    models = {r["name"]: load_trained(r) for r in results}
+    applications = evaluate_applications(models, train, test, seed=args.seed, **size["applications"],
+                                         log=lambda line: print(line, flush=True))
+    applications["seconds"] = time.perf_counter() - applied
     seconds = time.perf_counter() - started
-    print(f"\n{table}\n\n{seconds:.0f} s in all")
+    print(f"\napplications: {applications['seconds']:.0f} s; {seconds:.0f} s in all")
     kept = [{key: value for key, value in r.items() if key != "checkpoint"} for r in results]  # no local paths
     record = {"data": train.source, "epochs": args.epochs, "train": len(train), "n_eval": n, "sizes": size,
-              "table": table, "ceiling": ceiling, "runs": kept}
+              "table": table, "ceiling": ceiling, "runs": kept, "applications": applications}
     command = " ".join(["python bench/comparison.py", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
     path = write_results(args.output, record, command=command, seeds=[args.seed], seconds=seconds, sources=code)
     print(f"results written to {path}")

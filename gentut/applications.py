@@ -33,7 +33,8 @@ from gentut.validation import is_int, positive_int
 
 __all__ = ["encoder_of", "decoder_of", "quantize", "code_rate_distortion", "pca_rate_distortion",
            "jpeg_rate_distortion", "add_noise", "filter_denoise", "denoising_errors", "center_mask",
-           "inpaint_by_search", "inpaint_mean", "inpaint_nearest", "masked_error", "linear_probe"]
+           "inpaint_by_search", "inpaint_mean", "inpaint_nearest", "masked_error", "linear_probe",
+           "evaluate_applications"]
 
 Codec = Callable[[Tensor], Tensor]
 
@@ -301,3 +302,115 @@ def linear_probe(train_features: Tensor | np.ndarray, train_labels: Tensor | np.
         probe.fit(x[chosen], y[chosen])
         accuracy[n if n is not None else "all"] = float(probe.score(x_test, y_test))
     return accuracy
+
+
+# --- every application, for a set of trained models -----------------------------------------------
+
+
+def _conditional(model: nn.Module) -> bool:
+    return bool(getattr(getattr(model, "config", None), "num_classes", 0))
+
+
+def _latent_dim(model: nn.Module, images: Tensor) -> int:
+    size = getattr(getattr(model, "config", None), "latent_dim", None)
+    return int(size) if size else int(encoder_of(model)(images[:1]).shape[1])
+
+
+def evaluate_applications(models: dict[str, nn.Module], train: Any, test: Any, *, n: int = 1000,
+                          bits: Sequence[int] = (2, 4, 6, 8), pca_components: Sequence[int] = (16, 32),
+                          jpeg_qualities: Sequence[int] = (5, 10, 25, 50), sigmas: Sequence[float] = (0.1, 0.2, 0.4),
+                          filters: Sequence[tuple[str, float]] = (("gaussian", 0.7), ("gaussian", 1.0), ("median", 3)),
+                          hidden: int = 12, n_inpaint: int = 200, search_steps: int = 200, restarts: int = 4,
+                          probe_sizes: Sequence[int | None] = (100, 1000, None), n_probe_train: int | None = None,
+                          examples: int = 8, seed: int = 0, log: Callable[[str], None] = lambda line: None
+                          ) -> dict[str, Any]:
+    """Every application of this module for each trained model of `models` (name -> model), on the
+    grey images of `train` and `test` (`gentut.data.ImageData`), as a JSON-friendly dict:
+
+    * ``compression``: per model with an encoder, `code_rate_distortion` at `bits`; PCA with each of
+      `pca_components`; JPEG at `jpeg_qualities`; on the first `n` test images;
+    * ``denoising``: `denoising_errors` at `sigmas` of each model with an encoder (its reconstruction
+      of the noisy image) and of each classical filter in `filters`; with example images at the
+      middle noise level;
+    * ``inpainting``: `masked_error` on a centred `hidden` x `hidden` square of the first `n_inpaint`
+      test images, for each model that decodes codes (`inpaint_by_search`, started from the
+      encoder's code of the masked image where there is an encoder), the mean image and the nearest
+      training image; with `examples` example images per method;
+    * ``representation``: `linear_probe` accuracies on the codes of each model with an encoder, on
+      raw pixels and on PCA codes (the larger of `pca_components`), trained on `n_probe_train`
+      training images (default: all) and tested on every test image.
+
+    Conditional models are left out: their encoder and decoder take the class as well, so what
+    they code is not comparable with an unconditional model's code.
+    """
+    positive_int("n", n)
+    models = {name: model for name, model in models.items() if not _conditional(model)}
+    encoders = {name: encoder_of(m) for name, m in models.items() if callable(getattr(m, "encode", None))}
+    decoders = {name: decoder_of(m) for name, m in models.items()}
+    grey_train, grey_test = train.images.cpu(), test.images.cpu()
+    images = grey_test[:n]
+    result: dict[str, Any] = {"n": len(images), "models": list(models)}
+
+    from gentut.comparison import grid_images
+
+    log("applications: compression")
+    compression: dict[str, Any] = {"bits": list(bits), "models": {}, "pca": {}, "latent_dims": {}}
+    for name, encode in encoders.items():
+        compression["models"][name] = code_rate_distortion(encode, decoders[name], grey_train, images, bits)
+        compression["latent_dims"][name] = _latent_dim(models[name], images)
+    for components in pca_components:
+        compression["pca"][str(components)] = pca_rate_distortion(grey_train, images, components, bits)
+    compression["jpeg"] = jpeg_rate_distortion(images, jpeg_qualities)
+    result["compression"] = compression
+
+    log("applications: denoising")
+    denoisers: dict[str, Codec] = {}
+    for name, encode in encoders.items():
+        denoisers[name] = (lambda enc, dec: (lambda x: _decode_batched(dec, enc(x))))(encode, decoders[name])
+    for kind, size in filters:
+        denoisers[f"{kind} filter ({size:g})"] = (lambda k, s: (lambda x: filter_denoise(x, k, s)))(kind, size)
+    table = denoising_errors(denoisers, images, sigmas, seed=seed)
+    middle = sigmas[len(sigmas) // 2]
+    noisy = add_noise(images[:examples], middle, seed=seed)
+    with torch.no_grad():
+        denoised = {name: grid_images(denoise(noisy)) for name, denoise in denoisers.items()}
+    result["denoising"] = {"sigmas": list(sigmas), "mse": {name: [row[s] for s in sigmas] for name, row in table.items()},
+                           "example_sigma": middle, "examples": {"clean": grid_images(images[:examples]),
+                                                                 "noisy": grid_images(noisy), **denoised}}
+
+    log("applications: inpainting")
+    targets = grey_test[:n_inpaint]
+    mask = center_mask(targets.shape[1:], hidden)
+    filled = {"mean image": inpaint_mean(grey_train, targets, mask),
+              "nearest training image": inpaint_nearest(grey_train, targets, mask)}
+    for name, decode in decoders.items():
+        start = encoders[name](targets * mask) if name in encoders else None
+        filled[name] = inpaint_by_search(decode, _latent_dim(models[name], targets), targets, mask,
+                                         steps=search_steps, restarts=restarts, seed=seed, start=start)
+        log(f"  {name}: {masked_error(filled[name], targets, mask):.4f}")
+    result["inpainting"] = {
+        "hidden": hidden, "n": len(targets), "steps": search_steps, "restarts": restarts,
+        "mse": {name: masked_error(f, targets, mask) for name, f in filled.items()},
+        "examples": {"original": grid_images(targets[:examples]), "masked": grid_images(targets[:examples] * mask),
+                     **{name: grid_images(f[:examples]) for name, f in filled.items()}}}
+
+    log("applications: representation")
+    from sklearn.decomposition import PCA
+
+    chosen = slice(None) if n_probe_train is None else slice(0, n_probe_train)
+    x_train, y_train = grey_train[chosen], train.labels[chosen].cpu()
+    y_test = test.labels.cpu()
+    features = {"raw pixels": (x_train.flatten(1), grey_test.flatten(1))}
+    pca = PCA(n_components=max(pca_components), random_state=0).fit(x_train.flatten(1).numpy())
+    features[f"PCA ({max(pca_components)} components)"] = (
+        pca.transform(x_train.flatten(1).numpy()), pca.transform(grey_test.flatten(1).numpy()))
+    for name, encode in encoders.items():
+        features[name] = (encode(x_train), encode(grey_test))
+    probe = {}
+    for name, (train_features, test_features) in features.items():
+        accuracy = linear_probe(train_features, y_train, test_features, y_test, sizes=probe_sizes, seed=seed)
+        probe[name] = {str(k): v for k, v in accuracy.items()}
+        log(f"  {name}: {probe[name]}")
+    result["representation"] = {"sizes": [str(s if s is not None else "all") for s in probe_sizes],
+                                "n_train": len(x_train), "n_test": len(y_test), "accuracy": probe}
+    return result

@@ -11,7 +11,7 @@ from gentut.applications import (add_noise, center_mask, code_rate_distortion, d
                                  encoder_of, filter_denoise, inpaint_by_search, inpaint_mean, inpaint_nearest,
                                  jpeg_rate_distortion, linear_probe, masked_error, pca_rate_distortion, quantize)
 from gentut.data import make_synthetic_digits
-from gentut.models import GAN, VAE, Autoencoder, GANConfig, MLPDecoder, MLPEncoder, VAEConfig
+from gentut.models import GAN, VAE, Autoencoder, GANConfig, LabelConditioned, MLPDecoder, MLPEncoder, VAEConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -140,3 +140,41 @@ def test_a_linear_probe_separates_separable_features_and_not_random_labels():
     assert abs(chance["all"] - 1 / 3) < 0.15
     with pytest.raises(ValueError, match=r"sizes must be ints in \[1, 500\] or None"):
         linear_probe(features[:500], labels[:500], features[500:], labels[500:], sizes=(1000,))
+
+
+def test_evaluate_applications_measures_every_model_the_way_the_single_functions_do(digits):
+    from gentut.applications import evaluate_applications
+
+    train, test = digits
+    torch.manual_seed(0)
+    autoencoder = Autoencoder(MLPEncoder(8, hidden=(32,)), MLPDecoder(8, hidden=(32,)))
+    gan = GAN(MLPDecoder(4, hidden=(32,)), MLPEncoder(1, hidden=(32,)), config=GANConfig(latent_dim=4))
+    conditional = VAE(LabelConditioned(MLPEncoder(8, image_shape=(11, 28, 28), hidden=(32,)), 10),
+                      LabelConditioned(MLPDecoder(4 + 10, hidden=(32,)), 10), config=VAEConfig(latent_dim=4, num_classes=10))
+    lines = []
+    result = evaluate_applications({"AE": autoencoder, "GAN": gan, "cVAE": conditional}, train, test, n=30,
+                                   bits=(2, 8), pca_components=(4,), jpeg_qualities=(10,), sigmas=(0.1, 0.3),
+                                   n_inpaint=6, search_steps=2, restarts=1, probe_sizes=(50, None), examples=3,
+                                   log=lines.append)
+    assert result["models"] == ["AE", "GAN"]  # the conditional model is left out, by name
+    compression = result["compression"]
+    assert list(compression["models"]) == ["AE"] and compression["latent_dims"] == {"AE": 8}  # a GAN has no encoder
+    assert [r["rate"] for r in compression["models"]["AE"]] == [16, 64]
+    assert compression["pca"]["4"] == pca_rate_distortion(train.images, test.images[:30], 4, bits=(2, 8))
+    denoising = result["denoising"]
+    assert set(denoising["mse"]) == {"noisy input", "AE", "gaussian filter (0.7)", "gaussian filter (1)", "median filter (3)"}
+    noisy = add_noise(test.images[:30], 0.3, seed=0)
+    assert denoising["mse"]["noisy input"][1] == pytest.approx(float(((noisy - test.images[:30]) ** 2).mean()))
+    assert denoising["mse"]["median filter (3)"][0] == pytest.approx(
+        float(((filter_denoise(add_noise(test.images[:30], 0.1), "median", 3) - test.images[:30]) ** 2).mean()))
+    inpainting = result["inpainting"]
+    mask = center_mask((1, 28, 28), 12)
+    targets = test.images[:6]
+    assert inpainting["mse"]["mean image"] == pytest.approx(masked_error(inpaint_mean(train.images, targets, mask), targets, mask))
+    assert set(inpainting["mse"]) == {"mean image", "nearest training image", "AE", "GAN"}
+    assert inpainting["examples"]["masked"]["shape"] == [3, 1, 28, 28]
+    probe = result["representation"]
+    assert probe["sizes"] == ["50", "all"] and probe["n_train"] == len(train) and probe["n_test"] == len(test)
+    assert set(probe["accuracy"]) == {"raw pixels", "PCA (4 components)", "AE"}
+    assert probe["accuracy"]["raw pixels"]["all"] > 0.5  # ten classes of synthetic digits: chance is 0.1
+    assert any("inpainting" in line for line in lines)
