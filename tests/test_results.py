@@ -195,3 +195,44 @@ def test_the_comparison_runs_at_toy_size_and_a_second_run_reads_every_model_from
     out, again = run(tmp_path / "second.json")
     assert out.count("read from") == 3 and "steps in" not in out  # "<name>: trained N steps in S s"
     assert [r["fd"] for r in again["results"]["runs"]] == [r["fd"] for r in runs]
+    applications = record["results"]["applications"]
+    assert applications["models"] == ["VAE", "DCGAN", "VAE-GAN"]
+    assert list(applications["compression"]["models"]) == ["VAE", "VAE-GAN"]  # the DCGAN has no encoder
+    assert set(applications["inpainting"]["mse"]) >= {"VAE", "DCGAN", "VAE-GAN", "mean image"}
+    assert again["results"]["applications"]["inpainting"]["mse"] == applications["inpainting"]["mse"]
+
+
+def _bench(script, tmp_path, *extra):
+    result = subprocess.run(
+        [sys.executable, f"bench/{script}", "--smoke", "--dataset", "synthetic-digits", *extra,
+         "--cache", str(tmp_path / "cache"), "--output", str(tmp_path / "out.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "GENTUT_DATA": str(tmp_path / "data")},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout, read_results(tmp_path / "out.json")
+
+
+def test_the_anomaly_bench_runs_at_toy_size_with_one_detector_of_each_kind_per_held_out_class(tmp_path):
+    out, record = _bench("anomaly.py", tmp_path, "--classes", "3", "7")
+    auc = record["results"]["auc"]
+    assert list(auc) == ["3", "7", "mean"]  # the synthetic digits' class names
+    for row in auc.values():
+        assert set(row) == {"autoencoder", "vae", "dcgan", "ink", "floor"}
+        assert all(0.0 <= v <= 1.0 for v in row.values())
+    assert auc["mean"]["ink"] == pytest.approx((auc["3"]["ink"] + auc["7"]["ink"]) / 2)
+    assert {"gentut/models/gan.py", "gentut/models/networks.py", "bench/anomaly.py"} <= set(record["sources"])
+
+
+def test_the_sensitivity_bench_moves_one_knob_at_a_time_for_each_family(tmp_path):
+    out, record = _bench("sensitivity.py", tmp_path, "--families", "autoencoder", "DCGAN")
+    runs = record["results"]["runs"]
+    assert [r["setting"] for r in runs if r["family"] == "DCGAN"] == [
+        "reference", "lr / 3", "lr x 3", "latent / 2", "latent x 2", "batch / 2", "batch x 2"]
+    by = {(r["family"], r["setting"]): r for r in runs}
+    assert by["DCGAN", "lr x 3"]["lr"] == pytest.approx(3 * by["DCGAN", "reference"]["lr"])
+    assert by["autoencoder", "latent / 2"]["latent"] == 16 and by["autoencoder", "batch x 2"]["batch_size"] == 256
+    assert by["autoencoder", "reference"]["metric"] == "mse" and by["DCGAN", "reference"]["metric"] == "fd"
+    # half the batch size: twice the steps for the same number of epochs
+    assert by["DCGAN", "batch / 2"]["steps"] in (2 * by["DCGAN", "reference"]["steps"],
+                                                 2 * by["DCGAN", "reference"]["steps"] - 1)
