@@ -5,7 +5,7 @@ reference implementation in `gentut`. On success it prints one line starting wit
 returns None. On failure it raises `ExerciseCheckError` (an AssertionError) whose message says
 what was expected, what came, and, where a common mistake explains the difference, which one.
 
-One file per chapter (`autoencoders`, `vae`, `gan`, `dcgan`, `vaegan`), the shared parts in `checks`. A new
+One file per chapter (`autoencoders`, `vae`, `gan`, `dcgan`, `vaegan`, `comparison`), the shared parts in `checks`. A new
 chapter adds its file in the same shape: build inputs with a fixed seed, call the reader's
 function through `checks._call`, then `checks._compare` its output with the reference and with
 known mistakes. Every checker is importable from ``gentut.exercises`` directly.
@@ -16,6 +16,7 @@ from gentut.exercises.autoencoders import (
     check_reconstruction_loss,
 )
 from gentut.exercises.checks import ExerciseCheckError
+from gentut.exercises.comparison import check_quantize, check_roc_auc
 from gentut.exercises.dcgan import check_conv_output_size, check_dcgan_init, check_transposed_output_size
 from gentut.exercises.gan import check_discriminator_loss, check_generator_loss
 from gentut.exercises.vae import check_elbo, check_gaussian_kl, check_reparameterize
@@ -36,4 +37,6 @@ __all__ = [
     "check_dcgan_init",
     "check_vaegan_losses",
     "check_balance",
+    "check_roc_auc",
+    "check_quantize",
 ]
