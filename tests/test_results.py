@@ -236,3 +236,13 @@ def test_the_sensitivity_bench_moves_one_knob_at_a_time_for_each_family(tmp_path
     # half the batch size: twice the steps for the same number of epochs
     assert by["DCGAN", "batch / 2"]["steps"] in (2 * by["DCGAN", "reference"]["steps"],
                                                  2 * by["DCGAN", "reference"]["steps"] - 1)
+
+
+def test_the_scaling_bench_times_one_and_two_processes_and_records_them(tmp_path):
+    result = subprocess.run([sys.executable, "bench/distributed_scaling.py", "--smoke", "--models", "vae",
+                             "--output", str(tmp_path / "scaling.json")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    row = read_results(tmp_path / "scaling.json")["results"]["rows"]["vae"]
+    assert len(row["seconds_1"]) == len(row["seconds_2"]) == 1 and min(row["seconds_1"] + row["seconds_2"]) > 0
+    assert row["efficiency"] == pytest.approx(row["images_per_second_2"] / (2 * row["images_per_second_1"]))
