@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,30 @@ def test_every_process_gets_its_share_of_the_same_batches_whatever_their_number(
     assert shares[-1] == (1, 0.5)  # the last batch of 2 splits 1 / 1 / 0
     with pytest.raises(ValueError, match="a batch of 4 cannot be shared by 5 processes"):
         ShardedLoader(loader, 0, 5)
+
+
+def test_ctrl_c_under_torchrun_checkpoints_and_the_resumed_run_ends_on_the_uninterrupted_weights(tmp_path):
+    # Ctrl-C in a terminal signals the whole process group: torchrun and both workers. The workers
+    # agree to stop after the same step (a collective on the stop flag), rank 0 writes the
+    # checkpoint, and the run resumes, here on two processes again, to the weights of a run that
+    # was never stopped: the autoencoder draws no noise, so they match to rounding.
+    settings = [*SETTINGS[:-4], "--set", "train.train_images=4096", "--set", "train.batch_size=32",
+                "--set", "train.epochs=3", "--set", "train.samples_every_epoch=0"]
+    whole = _weights(_train(tmp_path, "autoencoder", 2, *settings, out="whole"))
+    env = {**os.environ, "GENTUT_DATA": str(tmp_path / "data"), "OMP_NUM_THREADS": "1", "GENTUT_PROFILE": "smoke"}
+    child = subprocess.Popen([*TORCHRUN, "-m", "gentut", "train", "autoencoder", "--out", str(tmp_path / "cut"),
+                              *settings], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    assert "epoch 1/3" in child.stdout.readline() + child.stdout.readline()  # the start line, then epoch 1
+    time.sleep(0.3)  # into the second epoch
+    os.killpg(child.pid, signal.SIGINT)
+    _, err = child.communicate(timeout=120)
+    assert "checkpoint written" in err, err[-3000:]
+    stopped_at = load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["global_step"]
+    assert 128 <= stopped_at < 384, stopped_at  # 128 steps of the global batch of 32 per epoch, 3 epochs
+    _train(tmp_path, "", 2, "--resume", out="cut")
+    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["global_step"] == 384
+    cut = _weights(tmp_path / "cut")
+    torch.manual_seed(0)
+    start = {k: v.double() for k, v in build_model(default_config("autoencoder")["model"]).state_dict().items()}
+    assert _distance(whole, cut) < 1e-5 * _distance(whole, start)
