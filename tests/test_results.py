@@ -246,3 +246,25 @@ def test_the_scaling_bench_times_one_and_two_processes_and_records_them(tmp_path
     row = read_results(tmp_path / "scaling.json")["results"]["rows"]["vae"]
     assert len(row["seconds_1"]) == len(row["seconds_2"]) == 1 and min(row["seconds_1"] + row["seconds_2"]) > 0
     assert row["efficiency"] == pytest.approx(row["images_per_second_2"] / (2 * row["images_per_second_1"]))
+
+
+def test_the_committed_comparison_comes_from_the_current_code():
+    record = _committed_and_fresh("comparison.json")
+    runs = record["results"]["runs"]
+    assert len(runs) == 10 and record["results"]["data"].startswith("Fashion-MNIST")
+    assert record["results"]["applications"]["representation"]["n_train"] == record["results"]["train"]
+
+
+def test_the_committed_anomaly_results_come_from_the_current_code():
+    auc = _committed_and_fresh("anomaly.json")["results"]["auc"]
+    assert len(auc) == 11 and "autoencoder_excess" in auc["mean"]  # ten held-out classes and their mean
+
+
+def test_the_committed_sensitivity_sweep_comes_from_the_current_code():
+    record = _committed_and_fresh("sensitivity.json")
+    assert record["seeds"] == [0, 1, 2] and len(record["results"]["runs"]) == 4 * 7 * 3
+
+
+def test_the_committed_scaling_results_come_from_the_current_code():
+    rows = _committed_and_fresh("distributed_scaling.json")["results"]["rows"]
+    assert set(rows) == {"vae", "dcgan"}
