@@ -7,7 +7,8 @@
 #   make lab       JupyterLab on book/
 #   make pages     open every built page in headless Chromium (desktop and 390 px) and report
 #                  equations wider than the column, sideways scrolling, raw TeX, figures without
-#                  caption or alt text, console errors and requests to other hosts
+#                  caption or alt text, console errors and requests to other hosts;
+#                  screenshots of every page in _build/screenshots
 #   make clean     remove build outputs (keeps the virtual environment)
 #
 # The first target that needs it creates a virtual environment in $(VENV) and installs torch
@@ -90,7 +91,7 @@ MATHJAX_DIR ?= $(HOME)/.cache/gentut/mathjax3
 pages: book
 	@test -f $(MATHJAX_DIR)/package/es5/tex-mml-chtml.js || { mkdir -p $(MATHJAX_DIR) && \
 		cd $(MATHJAX_DIR) && npm pack --silent mathjax@3 >/dev/null && tar xzf mathjax-*.tgz; }
-	$(BIN)/python tests/rendered_pages.py _build/html --mathjax $(MATHJAX_DIR)/package
+	$(BIN)/python tests/rendered_pages.py _build/html --mathjax $(MATHJAX_DIR)/package --screenshots _build/screenshots
 
 clean:
 	rm -rf _build .pytest_cache

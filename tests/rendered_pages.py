@@ -1,6 +1,6 @@
 """Look at the built book in a real browser and report what a reader would see go wrong.
 
-    python tests/rendered_pages.py [_build/html] [--mathjax DIR] [--width 1280 --width 390]
+    python tests/rendered_pages.py [_build/html] [--mathjax DIR] [--width 1280 --width 390] [--screenshots DIR]
 
 Serves a copy of the built HTML on 127.0.0.1, opens every page in headless Chromium through its
 DevTools protocol, waits for MathJax, and reports, per page and window width:
@@ -12,6 +12,9 @@ DevTools protocol, waits for MathJax, and reports, per page and window width:
 - console errors and uncaught exceptions,
 - requests for anything not served from 127.0.0.1.
 
+With ``--screenshots DIR`` it also saves each page, whole, as ``DIR/<page>-<width>.png``, for a
+person to look at.
+
 MathJax loads from a CDN in the built pages; pass ``--mathjax`` the ``package`` folder of
 ``npm pack mathjax@3`` to typeset offline (the copy's script tag is pointed at it). Without it,
 the equation checks are skipped and said so. Needs ``chromium`` and the ``websocket-client``
@@ -21,6 +24,7 @@ package (a dependency of jupyter-server, so it comes with the book extra).
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import functools
 import http.server
@@ -200,6 +204,14 @@ class Browser:
                     found.append("external request: " + url[:120])
         return sorted(set(found))
 
+    def screenshot(self, path: Path) -> None:
+        """The whole page as it is drawn now, as a PNG file at `path`."""
+        size = self.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+        shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                         clip={"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.ws.close()
@@ -244,9 +256,10 @@ def site_copy(html: Path, mathjax: Path | None, dest: Path) -> list[str]:
     return pages
 
 
-def check_site(html: Path, mathjax: Path | None, widths: list[int],
-               binary: str = "chromium") -> dict[str, dict[int, dict]]:
-    """Findings per page and width; an empty dict for a page means nothing was found."""
+def check_site(html: Path, mathjax: Path | None, widths: list[int], binary: str = "chromium",
+               screenshots: Path | None = None) -> dict[str, dict[int, dict]]:
+    """Findings per page and width; an empty dict for a page means nothing was found. With
+    `screenshots`, each page at each width is also saved there as a PNG file."""
     with tempfile.TemporaryDirectory() as tmp:
         dest = Path(tmp) / "site"
         pages = site_copy(html, mathjax, dest)
@@ -259,6 +272,9 @@ def check_site(html: Path, mathjax: Path | None, widths: list[int],
                     browser.open(f"http://127.0.0.1:{port}/{rel}", width)
                     found = browser.evaluate(PROBE_JS)
                     found["logged"] = browser.problems_logged(f"127.0.0.1:{port}")
+                    if screenshots is not None:
+                        name = rel.removesuffix(".html").replace("/", "-")
+                        browser.screenshot(screenshots / f"{name}-{width}.png")
                     if mathjax is None:
                         found.pop("wide_math")
                     kept = {k: v for k, v in found.items() if v and k != "page_width"}
@@ -277,11 +293,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mathjax", type=Path, help="the package folder of `npm pack mathjax@3`")
     ap.add_argument("--width", type=int, action="append", help="window widths (1280 and 390)")
     ap.add_argument("--chromium", default="chromium")
+    ap.add_argument("--screenshots", type=Path, help="save every page at every width here, as PNG files")
     args = ap.parse_args(argv)
     widths = args.width or [1280, 390]
     if args.mathjax is None:
         print("no --mathjax: equations are not typeset, their widths are not checked")
-    report = check_site(args.html, args.mathjax, widths, args.chromium)
+    report = check_site(args.html, args.mathjax, widths, args.chromium, args.screenshots)
+    if args.screenshots is not None:
+        print(f"screenshots of every page in {args.screenshots}")
     for page, per_width in report.items():
         for width, found in per_width.items():
             print(f"\n== {page} at {width} px (page {found.pop('page_width')})")

@@ -54,11 +54,12 @@ def report(tmp_path_factory):
     (site / "clean.html").write_text(_page(CLEAN, mathjax is not None), encoding="utf-8")
     (site / "defects.html").write_text(_page(DEFECTS, False), encoding="utf-8")
     (site / "wide.html").write_text(_page(WIDE_MATH, mathjax is not None), encoding="utf-8")
-    return rendered_pages.check_site(site, mathjax, [1280]), mathjax
+    shots = tmp_path_factory.mktemp("screenshots")
+    return rendered_pages.check_site(site, mathjax, [1280], screenshots=shots), mathjax, shots
 
 
 def test_a_clean_page_has_no_findings(report):
-    found, _ = report
+    found = report[0]
     assert "clean.html" not in found, found.get("clean.html")
 
 
@@ -75,8 +76,17 @@ def test_each_planted_defect_is_found(report):
 
 
 def test_an_equation_wider_than_its_column_is_found(report):
-    found, mathjax = report
+    found, mathjax, _ = report
     if mathjax is None:
         pytest.skip(f"no local MathJax in {MATHJAX} (`make pages` unpacks it): equations are not typeset")
     wide = found["wide.html"][1280]["wide_math"]
     assert len(wide) == 1 and wide[0]["width"] > wide[0]["column"]
+
+
+def test_every_page_is_saved_as_a_screenshot_of_the_whole_page(report):
+    shots = report[2]
+    assert sorted(p.name for p in shots.iterdir()) == ["clean-1280.png", "defects-1280.png", "wide-1280.png"]
+    header = (shots / "defects-1280.png").read_bytes()[:24]
+    assert header[:8] == bytes.fromhex("89504e470d0a1a0a")
+    width = int.from_bytes(header[16:20], "big")
+    assert width >= 2000  # the whole page, including the block that is wider than the window
