@@ -1,14 +1,16 @@
 # gentut: build the book, test everything, re-run the notebooks.
 #
 #   make book      HTML book from the outputs stored in the notebooks -> _build/html/index.html
-#   make test      unit tests, every notebook in _toc.yml in the smoke profile, the book build
+#   make test      the book build, unit tests, every notebook in _toc.yml in the smoke profile, and
+#                  the built pages in a browser (make pages without screenshots)
 #   make execute   re-run every notebook in the cpu profile and store its outputs (commit them)
 #   make data      make the notebooks' data set available (done by make execute; not needed by make test)
 #   make lab       JupyterLab on book/
 #   make pages     open every built page in headless Chromium (desktop and 390 px) and report
-#                  equations wider than the column, sideways scrolling, raw TeX, figures without
-#                  caption or alt text, console errors and requests to other hosts;
+#                  what a reader would see go wrong (tests/rendered_pages.py lists the checks);
 #                  screenshots of every page in _build/screenshots
+#   make browser   install chromium (apt-get, as root or through sudo) and MathJax 3 (npm) for
+#                  make pages where they are missing; make test does this first
 #   make clean     remove build outputs (keeps the virtual environment)
 #
 # The first target that needs it creates a virtual environment in $(VENV) and installs torch
@@ -36,7 +38,7 @@ DATASET ?= fashion-mnist
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all install book test unit notebooks data execute check lab pages clean
+.PHONY: all install book test unit notebooks data execute check lab browser pages pages-check clean
 
 all: book
 
@@ -54,15 +56,18 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build --warningiserror --keep-going .
 	@echo "The book is in _build/html; open $(CURDIR)/_build/html/index.html"
 
+# The browser tests find the local MathJax copy through GENTUT_MATHJAX.
 unit: $(STAMP)
-	$(BIN)/python -m pytest -n $(UNIT_JOBS) tests
+	GENTUT_MATHJAX=$(MATHJAX_DIR)/package $(BIN)/python -m pytest -n $(UNIT_JOBS) tests
 
 # Each notebook runs on its own kernel; --dist loadscope keeps a notebook's cells on one worker.
 notebooks: $(STAMP)
 	GENTUT_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=$(CELL_TIMEOUT) \
 		-n $(NOTEBOOK_JOBS) --dist loadscope $$($(BIN)/python -m gentut.notebooks list)
 
-test: unit notebooks book
+# The book is built first: it takes seconds, fails fast, and the browser tests among the unit
+# tests plant defects into a copy of it.
+test: browser book unit notebooks pages-check
 
 # Files already on the machine first; then Debian's package where apt-get can be used (as root,
 # or through sudo without a password); then the download. If all fail, the message names the ways.
@@ -85,13 +90,34 @@ check: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/
 
-# Needs chromium (apt-get install -y chromium) and npm, which fetches MathJax 3 once into
-# $(MATHJAX_DIR) so that equations are typeset offline as a reader's browser would.
+# The browser check needs chromium (Debian's package) and a local MathJax 3 (from npm's registry)
+# so that equations are typeset offline as a reader's browser would. `browser` installs what is
+# missing where it can and says what it could not; without chromium the check is skipped, loudly.
+CHROMIUM ?= chromium
 MATHJAX_DIR ?= $(HOME)/.cache/gentut/mathjax3
-pages: book
-	@test -f $(MATHJAX_DIR)/package/es5/tex-mml-chtml.js || { mkdir -p $(MATHJAX_DIR) && \
-		cd $(MATHJAX_DIR) && npm pack --silent mathjax@3 >/dev/null && tar xzf mathjax-*.tgz; }
-	$(BIN)/python tests/rendered_pages.py _build/html --mathjax $(MATHJAX_DIR)/package --screenshots _build/screenshots
+MATHJAX_JS := $(MATHJAX_DIR)/package/es5/tex-mml-chtml.js
+browser:
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then sudo=; \
+		elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+		else exit 0; fi; \
+		echo "installing chromium (apt-get) for the browser check"; \
+		$$sudo apt-get install -y -q chromium >/dev/null 2>&1 || { $$sudo apt-get update -q >/dev/null 2>&1 && \
+		$$sudo apt-get install -y -q chromium >/dev/null 2>&1; } || echo "apt-get could not install chromium"; }
+	@test -f $(MATHJAX_JS) || ! command -v npm >/dev/null 2>&1 || { mkdir -p $(MATHJAX_DIR) && \
+		cd $(MATHJAX_DIR) && npm pack --silent mathjax@3 >/dev/null 2>&1 && tar xzf mathjax-*.tgz; } || \
+		echo "npm could not fetch MathJax 3: equation widths will not be checked"
+
+PAGES_ARGS = _build/html --chromium $(CHROMIUM) $$(test -f $(MATHJAX_JS) && echo --mathjax $(MATHJAX_DIR)/package)
+pages: book browser
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { echo "no chromium: install it (apt-get install -y chromium)"; exit 1; }
+	$(BIN)/python tests/rendered_pages.py $(PAGES_ARGS) --screenshots _build/screenshots
+
+# make test's part: the same check without the screenshots (they double its time); skipped with a
+# message on a machine where chromium could not be installed.
+pages-check: book browser
+	@if command -v $(CHROMIUM) >/dev/null 2>&1; then $(BIN)/python tests/rendered_pages.py $(PAGES_ARGS); \
+	else echo "SKIPPED: the browser check of the built pages (no chromium; apt-get install -y chromium)"; fi
 
 clean:
 	rm -rf _build .pytest_cache

@@ -700,7 +700,8 @@ def animate_2d_training(
 
 # matplotlib's player draws its buttons with Font Awesome icons from a CDN (an external request
 # on every page, and empty buttons offline) and gives its slider a fixed 374 px, wider than a
-# phone's text column. The same buttons as plain characters, and a slider that fits its column.
+# phone's text column. The same buttons as plain characters, and a slider that fits its column
+# (the selector outranks the template's own `input[type=range].anim-slider`, which comes later).
 _ICON_TEXT = {
     "fa-minus": "\u2212", "fa-plus": "+",
     "fa-fast-backward": "|\u25c0\u25c0", "fa-step-backward": "|\u25c0",
@@ -710,7 +711,7 @@ _ICON_TEXT = {
 _NARROW_CSS = """<style>
 .animation { max-width: 100%; }
 .animation img { max-width: 100%; height: auto; }
-input[type=range].anim-slider { width: 100%; max-width: 374px; }
+.animation input[type=range].anim-slider { width: 100%; max-width: 374px; }
 .anim-buttons { display: flex; flex-wrap: wrap; justify-content: center; }
 </style>
 """

@@ -1,6 +1,7 @@
 """Look at the built book in a real browser and report what a reader would see go wrong.
 
     python tests/rendered_pages.py [_build/html] [--mathjax DIR] [--width 1280 --width 390] [--screenshots DIR]
+                                   [--chromium PATH]
 
 Serves a copy of the built HTML on 127.0.0.1, opens every page in headless Chromium through its
 DevTools protocol, waits for MathJax, and reports, per page and window width:
@@ -8,12 +9,22 @@ DevTools protocol, waits for MathJax, and reports, per page and window width:
 - display equations wider than the text column (``mjx-container`` wider than its parent),
 - anything that makes the page scroll sideways (the widest elements are named),
 - raw TeX left in the text (``$`` or ``\\frac``-like commands outside code and math),
-- images without a caption or whose alt text is empty or a file name,
-- console errors and uncaught exceptions,
-- requests for anything not served from 127.0.0.1.
+- images that did not load, have no caption, or whose alt text is empty or a file name, and
+  figures drawn much smaller than their pixels on a desktop (unreadable text),
+- a machine's own paths in stored outputs (``/root/...``, ``/home/<user>/...``),
+- cross-references that repeat their word ("exercise Exercise 5"), and exercises not numbered
+  1, 2, ... within the page's chapter,
+- reference lists: labels that are not author-year, and entries no page cites,
+- solutions shown before a click, or still hidden after one,
+- animations whose controls are cut off or do not change the frame,
+- links to pages or anchors that do not exist,
+- console errors, uncaught exceptions, failed requests, and requests for anything not served
+  from 127.0.0.1.
 
 With ``--screenshots DIR`` it also saves each page, whole, as ``DIR/<page>-<width>.png``, for a
-person to look at.
+person to look at (taken before the clicks: solutions closed, animations on their first frame).
+Exits with 1 when anything was found. `make test` runs it on the built book (without
+screenshots); tests/test_rendered_pages.py plants each kind of defect and checks it is found.
 
 MathJax loads from a CDN in the built pages; pass ``--mathjax`` the ``package`` folder of
 ``npm pack mathjax@3`` to typeset offline (the copy's script tag is pointed at it). Without it,
@@ -29,6 +40,7 @@ import contextlib
 import functools
 import http.server
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -37,6 +49,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from html import unescape
 from pathlib import Path
 
 CDN_MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
@@ -44,7 +57,8 @@ CDN_MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
 # Run in the page after MathJax has typeset; returns the findings as JSON-able lists.
 PROBE_JS = r"""
 (() => {
-  const out = {wide_math: [], overflow: [], raw_tex: [], images: [], page_width: 0};
+  const out = {wide_math: [], overflow: [], raw_tex: [], images: [], local_paths: [], doubled_refs: [],
+               exercise_numbers: [], citation_labels: [], page_width: 0};
   const doc = document.documentElement;
   out.page_width = [doc.scrollWidth, doc.clientWidth];
   for (const m of document.querySelectorAll('mjx-container[display="true"]')) {
@@ -95,6 +109,7 @@ PROBE_JS = r"""
     const src = img.getAttribute('src') || '';
     const base = src.split('/').pop();
     const problems = [];
+    if (img.complete && img.naturalWidth === 0) problems.push('did not load');
     if (!alt || !alt.trim()) problems.push('no alt text');
     else if (alt.includes('/') || alt.endsWith('.png') || alt.endsWith('.svg') || alt === base)
       problems.push('alt text is a file name');
@@ -106,6 +121,107 @@ PROBE_JS = r"""
     if (doc.clientWidth >= 1000 && img.naturalWidth && shown && img.naturalWidth / shown > 1.3)
       problems.push(`drawn at ${Math.round(100 * shown / img.naturalWidth)}% of its ${img.naturalWidth} px`);
     if (problems.length) out.images.push({src: base, alt: (alt || '').slice(0, 60), problems});
+  }
+  // A machine's own paths in stored outputs ("/root/.cache/...", "/home/ann/...").
+  const localPath = /(?:^|[\s'"(=:])((?:\/root|\/home\/[\w.-]+|\/Users\/[\w.-]+|\/tmp|\/work|\/var\/folders|[A-Z]:\\Users)[\/\\][^\s'")]*|[^\s'"]*site-packages[^\s'"]*)/;
+  for (const o of document.querySelectorAll('.cell_output, .output')) {
+    if (o.parentElement.closest('.cell_output, .output')) continue;
+    for (const line of o.textContent.split('\n')) {
+      const m = line.match(localPath);
+      if (m) out.local_paths.push(m[1].slice(0, 100));
+    }
+  }
+  // A cross-reference whose text repeats the word before it: "see exercise Exercise 5".
+  const article = document.querySelector('article.bd-article, main article, main') || document.body;
+  for (const m of article.innerText.matchAll(/\b(exercise|figure|equation|table|section|chapter)\s+\1\s+[\d(]/gi))
+    out.doubled_refs.push(m[0]);
+  // Exercises numbered per chapter: Exercise c.1, c.2, ... (or 1, 2, ...) on each page.
+  const numbers = [...document.querySelectorAll('.exercise > .admonition-title')]
+    .map(t => (t.textContent.trim().match(/^Exercise\s+(\d+(?:\.\d+)*)/) || [])[1] || '?');
+  // The chapter's number is the prefix most of its exercises carry.
+  const prefixes = numbers.map(n => n.split('.').slice(0, -1).join('.'));
+  const prefix = prefixes.sort((a, b) => prefixes.filter(p => p === b).length -
+                                         prefixes.filter(p => p === a).length)[0];
+  numbers.forEach((n, i) => {
+    const want = (prefix ? prefix + '.' : '') + (i + 1);
+    if (n !== want) out.exercise_numbers.push({expected: want, found: n});
+  });
+  // Reference lists: author-year labels; entries on a chapter's list are cited from its text.
+  for (const c of document.querySelectorAll('[role="doc-biblioentry"]')) {
+    const label = (c.querySelector('.label') || c).textContent.replace(/[\[\]]/g, '').trim();
+    if (!/\D, \d{4}[a-z]?$/.test(label)) out.citation_labels.push(label.slice(0, 60));
+  }
+  return out;
+})()
+"""
+
+# Run after PROBE_JS (it clicks): a promise of what a reader's clicks do, and the page's links and
+# ids for the site-wide link check.
+INTERACT_JS = r"""
+(async () => {
+  const out = {solutions: [], animations: [], links: [], ids: [], entries: []};
+  const tick = () => new Promise(r => setTimeout(r, 60));
+  const shown = el => {
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden';
+  };
+  // Solutions: hidden until the reader asks, then shown.
+  for (const sol of document.querySelectorAll('.solution')) {
+    const title = sol.querySelector(':scope > .admonition-title');
+    const body = [...sol.children].filter(c => c !== title && c.tagName !== 'BUTTON');
+    const name = (title ? title.textContent : sol.id).trim().slice(0, 60);
+    if (!body.length) continue;
+    if (body.some(shown)) { out.solutions.push({solution: name, problem: 'shown before a click'}); continue; }
+    const button = sol.querySelector('button.toggle-button') || title;
+    if (!button) { out.solutions.push({solution: name, problem: 'hidden, with nothing to click'}); continue; }
+    button.click(); await tick();
+    if (!body.some(shown)) out.solutions.push({solution: name, problem: 'still hidden after a click'});
+    button.click(); await tick();
+  }
+  // Animations: the controls are visible and change the frame.
+  const vw = document.documentElement.clientWidth;
+  for (const [k, anim] of [...document.querySelectorAll('.animation')].entries()) {
+    const img = anim.querySelector('img');
+    const slider = anim.querySelector('input[type="range"]');
+    const byName = name => [...anim.querySelectorAll('button')].find(
+      b => (b.getAttribute('title') || b.getAttribute('aria-label') || '') === name);
+    const problems = [];
+    for (const el of [slider, ...anim.querySelectorAll('button')].filter(Boolean)) {
+      const r = el.getBoundingClientRect();
+      let clip = null;
+      for (let p = el.parentElement; p && p !== document.body; p = p.parentElement)
+        if (getComputedStyle(p).overflowX !== 'visible') { clip = p.getBoundingClientRect(); break; }
+      const right = Math.min(vw, clip ? clip.right : vw), left = Math.max(0, clip ? clip.left : 0);
+      if (r.width === 0 || r.left < left - 1 || r.right > right + 1) {
+        problems.push(`${el.tagName.toLowerCase()} ${el.getAttribute('title') || el.type || ''} cut off: ` +
+                      `${Math.round(r.left)}-${Math.round(r.right)} px in ${Math.round(left)}-${Math.round(right)}`);
+      }
+    }
+    if (!img || !slider) problems.push('no frame image or slider');
+    else {
+      const pause = byName('Pause'); if (pause) pause.click();
+      const first = img.src, value = slider.value;
+      const next = byName('Next frame');
+      if (!next) problems.push('no "Next frame" button');
+      else {
+        next.click(); await tick();
+        if (img.src === first || slider.value === value) problems.push('"Next frame" does not change the frame');
+      }
+      slider.value = slider.max; slider.dispatchEvent(new Event('input', {bubbles: true})); await tick();
+      if (img.src === first) problems.push('moving the slider does not change the frame');
+      const back = byName('First frame'); if (back) { back.click(); await tick(); }
+    }
+    if (problems.length) out.animations.push({animation: k + 1, problems});
+  }
+  for (const a of document.querySelectorAll('a[href]')) {
+    if (a.protocol.startsWith('http') && a.host === location.host)
+      out.links.push({href: a.href.split('#')[0], anchor: decodeURIComponent(a.hash.slice(1)),
+                      text: a.textContent.trim().slice(0, 40)});
+  }
+  out.ids = [...document.querySelectorAll('[id]')].map(e => e.id);
+  for (const c of document.querySelectorAll('[role="doc-biblioentry"]')) {
+    const text = [...c.querySelectorAll('p')].map(p => p.textContent).join(' ').replace(/\s+/g, ' ').trim();
+    out.entries.push({text: text.slice(0, 200), cited: !!c.querySelector('[role="doc-backlink"]')});
   }
   return out;
 })()
@@ -257,24 +373,36 @@ def site_copy(html: Path, mathjax: Path | None, dest: Path) -> list[str]:
 
 
 def check_site(html: Path, mathjax: Path | None, widths: list[int], binary: str = "chromium",
-               screenshots: Path | None = None) -> dict[str, dict[int, dict]]:
+               screenshots: Path | None = None, only: list[str] | None = None) -> dict[str, dict[int, dict]]:
     """Findings per page and width; an empty dict for a page means nothing was found. With
-    `screenshots`, each page at each width is also saved there as a PNG file."""
+    `screenshots`, each page at each width is also saved there as a PNG file (solutions closed,
+    animations on their first frame: as a reader first sees the page). `only` limits the pages
+    opened (paths relative to `html`); links into the others are checked against their files."""
     with tempfile.TemporaryDirectory() as tmp:
         dest = Path(tmp) / "site"
         pages = site_copy(html, mathjax, dest)
+        if only is not None:
+            missing = sorted(set(only) - set(pages))
+            if missing:
+                raise ValueError(f"only: no such pages in {html}: {missing}")
+            pages = [p for p in pages if p in only]
         server, port = _serve(dest)
         browser = Browser(binary)
         report: dict[str, dict[int, dict]] = {}
+        seen: dict[str, dict] = {}  # per page: its links, ids and reference-list entries
         try:
             for rel in pages:
                 for width in widths:
                     browser.open(f"http://127.0.0.1:{port}/{rel}", width)
                     found = browser.evaluate(PROBE_JS)
-                    found["logged"] = browser.problems_logged(f"127.0.0.1:{port}")
                     if screenshots is not None:
                         name = rel.removesuffix(".html").replace("/", "-")
                         browser.screenshot(screenshots / f"{name}-{width}.png")
+                    clicked = browser.evaluate(INTERACT_JS, await_promise=True)
+                    found["solutions"] = clicked.pop("solutions")
+                    found["animations"] = clicked.pop("animations")
+                    seen.setdefault(rel, clicked)
+                    found["logged"] = browser.problems_logged(f"127.0.0.1:{port}")
                     if mathjax is None:
                         found.pop("wide_math")
                     kept = {k: v for k, v in found.items() if v and k != "page_width"}
@@ -284,7 +412,50 @@ def check_site(html: Path, mathjax: Path | None, widths: list[int], binary: str 
         finally:
             browser.close()
             server.shutdown()
+        for rel, kinds in site_findings(dest, port, seen).items():
+            page = report.setdefault(rel, {}).setdefault(widths[0], {"page_width": None})
+            page.update(kinds)
     return report
+
+
+def cited_entries(root: Path) -> set[str]:
+    """The reference-list entries, as text, that some page of the site cites (those with a
+    backlink), read from every page's HTML, including pages not opened in the browser."""
+    found = set()
+    entry = re.compile(r'<div class="citation"[^>]*role="doc-biblioentry"[^>]*>(.*?)</div>', re.S)
+    for page in root.rglob("*.html"):
+        for block in entry.findall(page.read_text(encoding="utf-8")):
+            if 'role="doc-backlink"' in block:
+                paragraphs = re.findall(r"<p>(.*?)</p>", block, re.S)
+                text = unescape(re.sub(r"<[^>]+>", "", " ".join(paragraphs)))
+                found.add(" ".join(text.split())[:200])
+    return found
+
+
+def site_findings(root: Path, port: int, seen: dict[str, dict]) -> dict[str, dict[str, list]]:
+    """What only the whole site shows: links to a page or an anchor that does not exist, and
+    reference-list entries cited nowhere (an entry a chapter lists without citing it, or one on
+    the book's full list that no chapter cites)."""
+    out: dict[str, dict[str, list]] = {}
+    base = f"http://127.0.0.1:{port}/"
+    ids = {rel: set(page["ids"]) for rel, page in seen.items()}
+    cited = cited_entries(root)
+    for rel, page in seen.items():
+        broken = []
+        for link in page["links"]:
+            target = link["href"].removeprefix(base) or "index.html"
+            if target.endswith("/"):
+                target += "index.html"
+            if not (root / target).is_file():
+                broken.append({"to": target, "text": link["text"]})
+            elif link["anchor"] and target in ids and link["anchor"] not in ids[target]:
+                broken.append({"to": f"{target}#{link['anchor']}", "text": link["text"]})
+        if broken:
+            out.setdefault(rel, {})["broken_links"] = broken
+        uncited = [e["text"][:80] for e in page["entries"] if not e["cited"] and e["text"] not in cited]
+        if uncited:
+            out.setdefault(rel, {})["uncited_entries"] = uncited
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -303,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"screenshots of every page in {args.screenshots}")
     for page, per_width in report.items():
         for width, found in per_width.items():
-            print(f"\n== {page} at {width} px (page {found.pop('page_width')})")
+            print(f"\n== {page} at {width} px (page {found.pop('page_width') or '-'})")
             for kind, items in found.items():
                 for item in items:
                     print(f"  {kind}: {json.dumps(item, ensure_ascii=False)}")
