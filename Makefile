@@ -6,6 +6,8 @@
 #   make execute   re-run every notebook in the cpu profile and store its outputs (commit them)
 #   make data      make the notebooks' data set available (done by make execute; not needed by make test)
 #   make lab       JupyterLab on book/
+#   make workbooks write workbooks/<chapter>.ipynb: each chapter with outputs cleared, solutions
+#                  taken out and each coding exercise left as a function to write (commit them)
 #   make pages     open every built page in headless Chromium (desktop and 390 px) and report
 #                  what a reader would see go wrong (tests/rendered_pages.py lists the checks);
 #                  screenshots of every page in _build/screenshots
@@ -38,7 +40,7 @@ DATASET ?= fashion-mnist
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all install book test unit notebooks data execute check lab browser pages pages-check clean
+.PHONY: all install book test unit notebooks data execute check lab workbooks browser pages pages-check clean
 
 all: book
 
@@ -89,6 +91,9 @@ check: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/
+
+workbooks: $(STAMP)
+	$(BIN)/python -m gentut.workbooks write
 
 # The browser check needs chromium (Debian's package) and a local MathJax 3 (from npm's registry)
 # so that equations are typeset offline as a reader's browser would. `browser` installs what is

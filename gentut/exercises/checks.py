@@ -7,13 +7,22 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["ExerciseCheckError"]
+__all__ = ["ExerciseCheckError", "ExerciseNotDone"]
 
 
 class ExerciseCheckError(AssertionError):
     """Your function does not yet do what the exercise asks; the message says why."""
 
 
+class ExerciseNotDone(ExerciseCheckError):
+    """The function is still the workbook's blank: its body raises NotImplementedError.
+
+    Jupyter and Colab show this one as its message alone, without a traceback (IPython renders an
+    exception through its ``_render_traceback_`` when it has one): it is an instruction to the
+    reader, not an error in their code. Running all cells still stops here."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[1;34mExercise not done yet:\x1b[0m {self}"]
 
 
 def _fail(message: str) -> None:
@@ -31,6 +40,13 @@ def _call(fn: Callable[..., Any], *args: Any, what: str) -> Any:
         return fn(*args)
     except ExerciseCheckError:
         raise
+    except NotImplementedError as error:  # the workbook's blank, or the reader's own placeholder
+        name = getattr(fn, "__name__", "the function")
+        detail = f" ({error})" if str(error) else ""
+        raise ExerciseNotDone(
+            f"{name} still raises NotImplementedError{detail}. Replace that line with your code "
+            f"and run the cell again: the checker then says whether it is right."
+        ) from None
     except Exception as error:  # the reader's bug, reported with context
         _fail(f"calling your {what} raised {type(error).__name__}: {error}")
 
