@@ -9,10 +9,18 @@ Command line (from the repository root)::
     python -m gentut.notebooks execute [paths...]   # re-run them (profile cpu unless
                                                     # GENTUT_PROFILE is set), store clean outputs
     python -m gentut.notebooks check [paths...]     # stored outputs come from a real, clean run
+    python -m gentut.notebooks pin [paths...]       # point the Colab install cells at _config.yml's
+                                                    # repository, at each run's recorded commit
 
 Stored outputs are what the book renders, so `execute` cleans them the way a reader's terminal
 would show them: a text progress bar that redraws itself with carriage returns is stored as its
 final state, and a run that printed an error or a warning is refused rather than committed.
+
+A chapter's first code cell installs the package when it runs in Colab. It installs the commit
+whose package produced the stored outputs, not the moving head: `execute` runs only on a
+committed package (gentut/ and pyproject.toml as in HEAD), writes HEAD's commit and the address in
+_config.yml into that cell before running, and records the commit with the run; `check` verifies
+that the cell and the record agree.
 
 Nothing runs at import; PyYAML, nbformat and nbclient (installed with the ``book`` and ``dev``
 extras) are imported only when a function needs them.
@@ -24,6 +32,7 @@ import contextlib
 import datetime
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,6 +48,10 @@ __all__ = [
     "clean_outputs",
     "find_problems",
     "check_notebook",
+    "colab_pin",
+    "pin_notebook",
+    "repository_url",
+    "package_commit",
     "execute_notebook",
     "main",
 ]
@@ -54,6 +67,12 @@ FORBIDDEN_TEXT = ("Traceback", "Warning", "Errno")  # errors, warnings, and exce
 # The machine that ran a notebook must not show in its outputs: home folders and temporary paths.
 LOCAL_PATH = re.compile(r"(?<![\w~.])(/home/|/root/|/Users/|/tmp/|/var/folders/|[A-Z]:\\Users\\)")
 DEFAULT_CELL_TIMEOUT = 3600  # seconds; generous: a cpu-profile training cell takes minutes
+# The Colab install cell: the first code cell that mentions google.colab. It names the repository
+# (a GitHub address) and one commit; both are rewritten by `pin_notebook`.
+COLAB_MARK = '"google.colab" in sys.modules'
+REPOSITORY_URL = re.compile(r"https://github\.com/[\w.-]+/[\w-]+(?:\.[\w-]+)*?(?=[@\s\"']|\.git\b|$)")
+COMMIT = re.compile(r"\b[0-9a-f]{40}\b")
+PACKAGE_FILES = ("gentut", "pyproject.toml")  # what the install cell installs
 
 
 # --------------------------------------------------------------------------- the table of contents
@@ -248,6 +267,16 @@ def check_notebook(nb: Any) -> list[str]:
             f"the stored run took {run['seconds']:.0f} s in the cpu profile, over the book's budget of "
             f"{CPU_BUDGET_SECONDS} s per chapter: move the longest runs into a bench/ script's results file"
         )
+    try:
+        pin = colab_pin(nb)
+    except ValueError as error:
+        problems.append(str(error))
+        pin = None
+    if pin is not None and run and pin[1] != run.get("commit"):
+        problems.append(
+            f"the Colab install cell installs commit {pin[1][:12]}, but the stored outputs come from "
+            f"{str(run.get('commit'))[:12]} (metadata.{RUN_KEY}.run.commit): re-run the notebook"
+        )
     expected = 1
     for index, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code" or not cell.get("source", "").strip():
@@ -263,6 +292,73 @@ def check_notebook(nb: Any) -> list[str]:
             break
         expected += 1
     return problems + find_problems(nb)
+
+
+# --------------------------------------------------------------------------- the Colab install cell
+
+
+def _colab_cell(nb: Any) -> dict[str, Any] | None:
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code" and COLAB_MARK in cell.get("source", ""):
+            return cell
+    return None
+
+
+def colab_pin(nb: Any) -> tuple[str, str] | None:
+    """The (repository address, commit) the notebook's Colab install cell installs, or None when
+    it has no such cell. Raises ValueError for a cell that names no commit or several."""
+    cell = _colab_cell(nb)
+    if cell is None:
+        return None
+    source = cell["source"]
+    commits, urls = set(COMMIT.findall(source)), set(REPOSITORY_URL.findall(source))
+    if len(commits) != 1 or len(urls) != 1:
+        raise ValueError(f"the Colab install cell must name one repository and one commit, found "
+                         f"{sorted(urls)} and {sorted(commits)}:\n{source}")
+    return urls.pop(), commits.pop()
+
+
+def pin_notebook(nb: Any, url: str, commit: str) -> bool:
+    """Point the Colab install cell at `url` and `commit`; True if it changed. Raises ValueError
+    for an address that is not a GitHub repository's or a commit that is not a full SHA-1."""
+    if not REPOSITORY_URL.fullmatch(url):
+        raise ValueError(f"expected a repository address like https://github.com/owner/name, got {url!r}")
+    if not COMMIT.fullmatch(commit):
+        raise ValueError(f"expected a full 40-character commit, got {commit!r}")
+    old = colab_pin(nb)
+    if old is None:
+        return False
+    cell = _colab_cell(nb)
+    source = REPOSITORY_URL.sub(url, COMMIT.sub(commit, cell["source"]))
+    changed = source != cell["source"]
+    cell["source"] = source
+    return changed
+
+
+def repository_url(root: Path) -> str:
+    """The repository address in _config.yml (what the launch buttons and install cells use)."""
+    import yaml
+
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    return str(config["repository"]["url"]).rstrip("/")
+
+
+def _git(root: Path, *args: str) -> str:
+    out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed in {root}: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+def package_commit(root: Path) -> str:
+    """HEAD's commit, when the package in the work tree is HEAD's; else RuntimeError naming the
+    changed files (the outputs would come from code no commit holds)."""
+    changed = _git(root, "status", "--porcelain", "--", *PACKAGE_FILES)
+    if changed:
+        raise RuntimeError(
+            "the package has changes no commit holds, so no commit could be named as the one that "
+            "produced the outputs; commit them first:\n  " + changed.replace("\n", "\n  "))
+    return _git(root, "rev-parse", "HEAD")
 
 
 # --------------------------------------------------------------------------- running
@@ -281,18 +377,21 @@ def _environment(**defaults: str) -> Iterator[None]:
             os.environ.pop(name, None)
 
 
-def _run_record(profile: str, seconds: float) -> dict[str, Any]:
+def _run_record(profile: str, seconds: float, commit: str | None) -> dict[str, Any]:
     import torch
 
     from gentut.device import pick_device
 
-    return {
+    record = {
         "profile": profile,
         "seconds": round(seconds, 1),
         "device": str(pick_device()),
         "torch": torch.__version__,
         "date": datetime.date.today().isoformat(),
     }
+    if commit is not None:
+        record["commit"] = commit  # the package that produced the outputs; the install cell's pin
+    return record
 
 
 def execute_notebook(path: str | Path, *, timeout: int = DEFAULT_CELL_TIMEOUT) -> dict[str, Any]:
@@ -310,6 +409,12 @@ def execute_notebook(path: str | Path, *, timeout: int = DEFAULT_CELL_TIMEOUT) -
     nb = nbformat.read(path, as_version=4)
     with _environment(GENTUT_PROFILE="cpu"):
         profile = os.environ["GENTUT_PROFILE"]
+        commit = None
+        if colab_pin(nb) is not None:
+            # The outputs are committed for readers, and Colab installs the package they came from.
+            root = find_root(path.parent)
+            commit = package_commit(root)
+            pin_notebook(nb, repository_url(root), commit)
         client = NotebookClient(
             nb,
             timeout=timeout,
@@ -328,7 +433,7 @@ def execute_notebook(path: str | Path, *, timeout: int = DEFAULT_CELL_TIMEOUT) -
     if problems:
         listing = "\n  ".join(problems)
         raise RuntimeError(f"{_shown(path)}: outputs show problems; the file is left as it was\n  {listing}")
-    record = _run_record(profile, seconds)
+    record = _run_record(profile, seconds, commit)
     nb.metadata.setdefault(RUN_KEY, {})["run"] = record
     nbformat.validate(nb)
     nbformat.write(nb, path)
@@ -369,6 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     execute.add_argument("--timeout", type=int, default=DEFAULT_CELL_TIMEOUT, help="seconds per cell")
     check = commands.add_parser("check", help="check stored outputs come from a real, clean run")
     check.add_argument("paths", nargs="*", help="notebooks (default: every one in the toc)")
+    pin = commands.add_parser("pin", help="point the Colab install cells at _config.yml's repository")
+    pin.add_argument("paths", nargs="*", help="notebooks (default: every one in the toc)")
     args = parser.parse_args(argv)
     root = find_root(args.root)
 
@@ -389,9 +496,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if failed else 0
     import nbformat
 
+    if args.command == "pin":
+        # Only the address changes (a fork's, say): the commit stays the recorded run's.
+        url = repository_url(root)
+        for path in _paths(args.paths, root):
+            nb = nbformat.read(path, as_version=4)
+            pinned = colab_pin(nb)
+            if pinned is not None and pin_notebook(nb, url, pinned[1]):
+                nbformat.write(nb, path)
+                print(f"{_shown(path)}: installs {url} at {pinned[1][:12]}")
+        return 0
     failed = 0
+    url = repository_url(root)
     for path in _paths(args.paths, root):
-        problems = check_notebook(nbformat.read(path, as_version=4))
+        nb = nbformat.read(path, as_version=4)
+        problems = check_notebook(nb)
+        with contextlib.suppress(ValueError):  # check_notebook reports a malformed cell
+            pinned = colab_pin(nb)
+            if pinned is not None and pinned[0] != url:
+                problems.append(f"the Colab install cell installs from {pinned[0]}, but _config.yml's "
+                                f"repository is {url}: run `python -m gentut.notebooks pin`")
         for problem in problems:
             print(f"{_shown(path)}: {problem}", file=sys.stderr)
         failed += bool(problems)

@@ -1,6 +1,7 @@
 """gentut.notebooks: the toc's notebooks hold clean outputs from a real run; cleaning and checks."""
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -10,10 +11,13 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from gentut.notebooks import (
     check_notebook,
     clean_outputs,
+    colab_pin,
     execute_notebook,
     find_problems,
     find_root,
     merge_streams,
+    pin_notebook,
+    repository_url,
     resolve_carriage_returns,
     toc_entries,
     toc_notebooks,
@@ -228,3 +232,77 @@ def test_check_rejects_a_cpu_run_over_the_chapter_budget():
     assert any("over the book's budget of 900 s" in p for p in check_notebook(nb))
     nb.metadata["gentut"]["run"]["seconds"] = 899.0
     assert check_notebook(nb) == []
+
+
+# ---------------------------------------------------------------- the Colab install cell
+
+SHA_A, SHA_B = "a" * 40, "b" * 40
+INSTALL = ('import sys\n\nif "google.colab" in sys.modules:\n'
+           '    %pip install --quiet "gentut @ git+https://github.com/gentut/gentut@{}"')
+
+
+def test_colab_pin_reads_and_pin_notebook_rewrites_the_address_and_the_commit():
+    nb = executed_notebook(new_code_cell(INSTALL.format(SHA_A)), new_code_cell("x = 1"))
+    assert colab_pin(nb) == ("https://github.com/gentut/gentut", SHA_A)
+    assert pin_notebook(nb, "https://github.com/a-fork/gentut", SHA_B)
+    assert colab_pin(nb) == ("https://github.com/a-fork/gentut", SHA_B)
+    assert 'git+https://github.com/a-fork/gentut@' + SHA_B + '"' in nb.cells[0].source
+    assert not pin_notebook(nb, "https://github.com/a-fork/gentut", SHA_B)  # nothing left to change
+    with pytest.raises(ValueError, match="full 40-character commit"):
+        pin_notebook(nb, "https://github.com/a-fork/gentut", "main")
+    with pytest.raises(ValueError, match="repository address"):
+        pin_notebook(nb, "https://gitlab.com/a/b", SHA_B)
+    assert colab_pin(executed_notebook(new_code_cell("x = 1"))) is None
+
+
+def test_check_rejects_an_install_cell_that_is_not_the_runs_commit_or_names_none():
+    nb = executed_notebook(new_code_cell(INSTALL.format(SHA_A)))
+    nb.metadata["gentut"]["run"]["commit"] = SHA_A
+    assert check_notebook(nb) == []
+    nb.metadata["gentut"]["run"]["commit"] = SHA_B
+    assert any(f"installs commit {SHA_A[:12]}, but the stored outputs come from {SHA_B[:12]}" in p
+               for p in check_notebook(nb))
+    nb.cells[0].source = INSTALL.replace("@{}", "")  # the moving head
+    assert any("one repository and one commit" in p for p in check_notebook(nb))
+
+
+def _git(cwd, *args):
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_execute_pins_the_install_cell_to_head_and_refuses_a_package_no_commit_holds(tmp_path, monkeypatch):
+    monkeypatch.delenv("GENTUT_PROFILE", raising=False)
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: run\n")
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/a-fork/gentut\n")
+    (tmp_path / "gentut").mkdir()
+    (tmp_path / "gentut" / "__init__.py").write_text("")
+    path = tmp_path / "run.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(INSTALL.format(SHA_A)), new_code_cell("1 + 1")]), path)
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "start")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "package")
+    head = _git(tmp_path, "rev-parse", "HEAD")
+
+    record = execute_notebook(path)
+
+    nb = nbformat.read(path, as_version=4)
+    assert record["commit"] == head and colab_pin(nb) == ("https://github.com/a-fork/gentut", head)
+    assert check_notebook(nb) == []
+    (tmp_path / "gentut" / "__init__.py").write_text("changed = True\n")
+    before = path.read_text()
+    with pytest.raises(RuntimeError, match=r"no commit holds(.|\n)*gentut/__init__.py"):
+        execute_notebook(path)
+    assert path.read_text() == before
+
+
+def test_every_chapter_installs_the_commit_that_produced_its_outputs_from_the_books_repository():
+    url = repository_url(ROOT)
+    for path in toc_notebooks(ROOT):
+        nb = nbformat.read(ROOT / path, as_version=4)
+        pinned = colab_pin(nb)
+        assert pinned is not None, f"{path} has no Colab install cell"
+        assert pinned == (url, nb.metadata["gentut"]["run"]["commit"]), path
+        # The commit is in this repository's history (where a clone has it).
+        if (ROOT / ".git").exists():
+            assert subprocess.run(["git", "cat-file", "-e", f"{pinned[1]}^{{commit}}"], cwd=ROOT).returncode == 0
