@@ -5,7 +5,8 @@
 #                  the built pages in a browser (make pages without screenshots)
 #   make execute   re-run every notebook in the cpu profile and store its outputs (commit them)
 #   make data      make the notebooks' data set available (done by make execute; not needed by make test)
-#   make lab       JupyterLab on book/
+#   make lab       JupyterLab on book/ (jupyterlab-myst renders the chapters' MyST)
+#   make lab-check open every chapter in a headless JupyterLab and report MyST shown raw
 #   make workbooks write workbooks/<chapter>.ipynb: each chapter with outputs cleared, solutions
 #                  taken out and each coding exercise left as a function to write (commit them)
 #   make pages     open every built page in headless Chromium (desktop and 390 px) and report
@@ -24,11 +25,15 @@ VENV ?= .venv
 # pass the build for your CUDA driver, e.g.
 #   make lab TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126"
 TORCH_SPEC ?= torch==2.13.0
-# pytest-xdist workers. Unit tests run in one process: torch already uses both cores of a 2-core
-# machine, and two workers measured slower (oversubscribed threads, torch imported twice).
-# Notebooks each run on their own kernel, so two workers overlap kernel start-up and imports.
-UNIT_JOBS ?= 0
+# pytest-xdist workers, each given its share of the cores as torch threads (two workers of two
+# threads on two cores wait on each other's threads). On this 2-core machine the unit tests took
+# 228 s with two one-thread workers against 333 s in one process of two threads, and the
+# notebooks 87 s against 279 s with two-thread kernels. Many tests start subprocesses or wait on
+# them, which is where two workers gain most.
+UNIT_JOBS ?= 2
 NOTEBOOK_JOBS ?= 2
+# Torch threads for each of $(1) workers: the machine's cores shared out, at least one.
+threads = $$(n=$$(nproc 2>/dev/null || echo 2); t=$$((n / ($(1) > 0 ? $(1) : 1))); echo $$((t > 0 ? t : 1)))
 # Upper bound on one notebook cell in the smoke profile, in seconds.
 CELL_TIMEOUT ?= 300
 # Notebooks for `make execute`; empty means every notebook in _toc.yml.
@@ -40,7 +45,7 @@ DATASET ?= fashion-mnist
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all install book test unit notebooks data execute check lab workbooks browser pages pages-check clean
+.PHONY: all install book test unit notebooks data execute check lab lab-check workbooks browser pages pages-check clean
 
 all: book
 
@@ -60,14 +65,12 @@ book: $(STAMP)
 
 # The browser tests find the local MathJax copy through GENTUT_MATHJAX.
 unit: $(STAMP)
-	GENTUT_MATHJAX=$(MATHJAX_DIR)/package $(BIN)/python -m pytest -n $(UNIT_JOBS) tests
+	GENTUT_MATHJAX=$(MATHJAX_DIR)/package OMP_NUM_THREADS=$(call threads,$(UNIT_JOBS)) \
+		$(BIN)/python -m pytest -n $(UNIT_JOBS) tests
 
 # Each notebook runs on its own kernel; --dist loadscope keeps a notebook's cells on one worker.
-# Each kernel gets its share of the cores: with two kernels of two threads each on two cores the
-# threads wait on each other: the notebooks took 279 s against 87 s with one thread each.
-NOTEBOOK_THREADS ?= $$(( $$(nproc 2>/dev/null || echo 2) / $(NOTEBOOK_JOBS) > 0 ? $$(nproc 2>/dev/null || echo 2) / $(NOTEBOOK_JOBS) : 1 ))
 notebooks: $(STAMP)
-	OMP_NUM_THREADS=$(NOTEBOOK_THREADS) GENTUT_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax \
+	OMP_NUM_THREADS=$(call threads,$(NOTEBOOK_JOBS)) GENTUT_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax \
 		--nbval-cell-timeout=$(CELL_TIMEOUT) -n $(NOTEBOOK_JOBS) --dist loadscope \
 		$$($(BIN)/python -m gentut.notebooks list)
 
@@ -95,6 +98,9 @@ check: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/
+
+lab-check: $(STAMP) browser
+	$(BIN)/python tests/lab_view.py $$($(BIN)/python -m gentut.notebooks list) --screenshot _build/screenshots
 
 workbooks: $(STAMP)
 	$(BIN)/python -m gentut.workbooks write
