@@ -268,3 +268,32 @@ def test_the_committed_sensitivity_sweep_comes_from_the_current_code():
 def test_the_committed_scaling_results_come_from_the_current_code():
     rows = _committed_and_fresh("distributed_scaling.json")["results"]["rows"]
     assert set(rows) == {"vae", "dcgan"}
+
+
+def test_the_speed_suite_runs_every_family_three_ways_at_toy_size(tmp_path):
+    result = subprocess.run([sys.executable, "bench/speed.py", "--smoke", "--output", str(tmp_path / "speed.json")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    record = read_results(tmp_path / "speed.json")["results"]
+    assert set(record["families"]) == {"autoencoder", "vae", "gan-2d", "gan", "dcgan", "vaegan"}
+    for family, row in record["families"].items():
+        tried = {f"Trainer + {option}" for option in ("foreach Adam", "fused Adam", "channels_last")}
+        if family not in ("dcgan", "vaegan"):
+            tried.discard("Trainer + channels_last")  # no convolutions
+            assert row["skipped"]["channels_last"] == "no convolutions"
+        if "bf16 autocast" not in row["skipped"]:  # a CPU with bf16 units tries it
+            tried.add("Trainer + bf16 autocast")
+        assert set(row["images_per_second"]) == {"Trainer", "plain", "DataLoader"} | tried, family
+        assert min(row["images_per_second"].values()) > 0 and row["flops_per_step"] > 0, family
+        assert "compile" not in row["first_two_steps_seconds"]  # the smoke run leaves compiling out
+    peaks = record["machine"]["peak_flop_per_second"]
+    assert peaks["fp32"] > 0 and peaks["bf16"] > 0
+    assert "T/plain" in result.stdout and "bf16 units:" in result.stdout
+
+
+def test_the_committed_speed_table_comes_from_the_current_code():
+    record = _committed_and_fresh("speed.json")
+    families = record["results"]["families"]
+    assert set(families) == {"autoencoder", "vae", "gan-2d", "gan", "dcgan", "vaegan"}
+    # Same arithmetic three ways: the step's FLOPs are the model's, whichever loop runs it.
+    assert all(row["flops_per_step"] > 0 and row["repeats"] >= 3 for row in families.values())
