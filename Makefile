@@ -63,8 +63,9 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build --warningiserror --keep-going .
 	@echo "The book is in _build/html; open $(CURDIR)/_build/html/index.html"
 
-# The browser tests find the local MathJax copy through GENTUT_MATHJAX.
-unit: $(STAMP)
+# The browser tests find the local MathJax copy through GENTUT_MATHJAX, and plant defects into a
+# copy of the built book (hence `book` first).
+unit: $(STAMP) book
 	GENTUT_MATHJAX=$(MATHJAX_DIR)/package OMP_NUM_THREADS=$(call threads,$(UNIT_JOBS)) \
 		$(BIN)/python -m pytest -n $(UNIT_JOBS) tests
 

@@ -72,7 +72,8 @@ DEFAULT_CELL_TIMEOUT = 3600  # seconds; generous: a cpu-profile training cell ta
 COLAB_MARK = '"google.colab" in sys.modules'
 REPOSITORY_URL = re.compile(r"https://github\.com/[\w.-]+/[\w-]+(?:\.[\w-]+)*?(?=[@\s\"']|\.git\b|$)")
 COMMIT = re.compile(r"\b[0-9a-f]{40}\b")
-PACKAGE_FILES = ("gentut", "pyproject.toml")  # what the install cell installs
+# What the install cell installs, and the results files the closing chapter reads from its clone.
+PACKAGE_FILES = ("gentut", "pyproject.toml", "bench/results")
 
 
 # --------------------------------------------------------------------------- the table of contents
@@ -321,7 +322,7 @@ def colab_pin(nb: Any) -> tuple[str, str] | None:
 def pin_notebook(nb: Any, url: str, commit: str) -> bool:
     """Point the Colab install cell at `url` and `commit`; True if it changed. Raises ValueError
     for an address that is not a GitHub repository's or a commit that is not a full SHA-1."""
-    if not REPOSITORY_URL.fullmatch(url):
+    if not REPOSITORY_URL.fullmatch(url) or url.endswith(".git"):
         raise ValueError(f"expected a repository address like https://github.com/owner/name, got {url!r}")
     if not COMMIT.fullmatch(commit):
         raise ValueError(f"expected a full 40-character commit, got {commit!r}")
@@ -340,7 +341,7 @@ def repository_url(root: Path) -> str:
     import yaml
 
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
-    return str(config["repository"]["url"]).rstrip("/")
+    return str(config["repository"]["url"]).rstrip("/").removesuffix(".git")
 
 
 def _git(root: Path, *args: str) -> str:

@@ -133,7 +133,8 @@ PROBE_JS = r"""
   }
   // A cross-reference whose text repeats the word before it: "see exercise Exercise 5".
   const article = document.querySelector('article.bd-article, main article, main') || document.body;
-  for (const m of article.innerText.matchAll(/\b(exercise|figure|equation|table|section|chapter)\s+\1\s+[\d(]/gi))
+  // textContent, not innerText: a closed solution's text is hidden but there.
+  for (const m of article.textContent.replace(/\s+/g, ' ').matchAll(/\b(exercise|figure|equation|table|section|chapter)\s+\1\s+[\d(]/gi))
     out.doubled_refs.push(m[0]);
   // Exercises numbered per chapter: Exercise c.1, c.2, ... (or 1, 2, ...) on each page.
   const numbers = [...document.querySelectorAll('.exercise > .admonition-title')]

@@ -252,6 +252,8 @@ def test_colab_pin_reads_and_pin_notebook_rewrites_the_address_and_the_commit():
         pin_notebook(nb, "https://github.com/a-fork/gentut", "main")
     with pytest.raises(ValueError, match="repository address"):
         pin_notebook(nb, "https://gitlab.com/a/b", SHA_B)
+    with pytest.raises(ValueError, match="repository address"):  # pip's URL would read gentut.git.git
+        pin_notebook(nb, "https://github.com/a-fork/gentut.git", SHA_B)
     assert colab_pin(executed_notebook(new_code_cell("x = 1"))) is None
 
 

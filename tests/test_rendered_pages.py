@@ -65,7 +65,7 @@ DEFECTS = """<p>Raw TeX a reader would see: $x^2$ and \\frac{a}{b}.</p>
 <div class="exercise"><p class="admonition-title">Exercise 7</p></div>
 <div class="solution"><p class="admonition-title">Solution to Exercise 6</p><section><p>Shown at once.</p></section></div>
 <div class="solution"><p class="admonition-title">Solution to Exercise 7 <button class="toggle-button">show</button></p>
-<section hidden><p>Never shown.</p></section></div>
+<section hidden><p>Never shown, as exercise Exercise 7 says.</p></section></div>
 <div class="cell_output"><pre>classifier loaded from cache /root/.cache/gentut/classifiers/x.pt</pre></div>
 <div style="width: 200px; overflow-x: auto"><div class="animation"><img src="pixel.png?0" alt="A stuck animation">
 <div class="anim-controls"><input type="range" class="anim-slider" min="0" max="1" value="0" style="width: 374px">
@@ -126,7 +126,7 @@ def test_what_a_reader_clicks_is_checked(report):
 
 def test_numbering_references_paths_and_links_are_checked(report):
     found = report[0]["defects.html"][1280]
-    assert found["doubled_refs"] == ["exercise Exercise 3"]
+    assert found["doubled_refs"] == ["exercise Exercise 3", "exercise Exercise 7"]  # the second in a closed solution
     assert found["exercise_numbers"] == [{"expected": "1", "found": "6"}, {"expected": "2", "found": "7"}]
     assert found["local_paths"] == ["/root/.cache/gentut/classifiers/x.pt"]
     assert found["citation_labels"] == ["ACB17"]

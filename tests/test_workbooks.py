@@ -175,3 +175,44 @@ def test_each_chapter_links_its_workbook_and_its_colab_page():
         repo = url.removeprefix("https://github.com/")
         assert f"https://colab.research.google.com/github/{repo}/blob/{branch}/workbooks/{chapter.stem}.ipynb" in link
         assert f"{url}/blob/{branch}/workbooks/{chapter.stem}.ipynb" in link
+
+
+def test_a_not_implemented_error_from_deeper_down_is_the_readers_bug_not_a_blank():
+    from torch import nn
+
+    from gentut.exercises import ExerciseCheckError
+
+    def my_generator_loss(fake_logits):
+        return nn.Module()(fake_logits)  # a module without forward: torch raises NotImplementedError
+
+    with pytest.raises(ExerciseCheckError, match="raised NotImplementedError") as caught:
+        check_generator_loss(my_generator_loss)
+    assert not isinstance(caught.value, ExerciseNotDone)
+
+
+def test_stubs_keep_decorators_and_refuse_a_body_on_the_def_line():
+    source = ("import torch\nfrom gentut.exercises import check_balance\n\n\n@torch.no_grad()\n"
+              "def my_f(a,\n         b):\n    return a\n\n\ncheck_balance(my_f)")
+    stub = workbooks.stub_source(source, "1.1")
+    assert "@torch.no_grad()\ndef my_f(a,\n         b):\n    raise NotImplementedError(" in stub
+    with pytest.raises(ValueError, match="on lines of its own"):
+        workbooks.stub_source("from gentut.exercises import check_balance\ndef my_f(x): return x\ncheck_balance(my_f)",
+                              "1.2")
+
+
+def test_every_workbook_installs_a_package_that_reports_a_blank_in_one_line():
+    """A workbook installs the package of its chapter's outputs, or WORKBOOK_PACKAGE if that is
+    older: the commit must have ExerciseNotDone, or Colab shows a traceback under a blank."""
+    import subprocess
+
+    import nbformat
+
+    from gentut.notebooks import colab_pin
+
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git clone")
+    for chapter, _ in CHAPTERS:
+        _, commit = colab_pin(nbformat.read(workbooks.workbook_path(ROOT, chapter), as_version=4))
+        checks = subprocess.run(["git", "show", f"{commit}:gentut/exercises/checks.py"], cwd=ROOT,
+                                capture_output=True, text=True, check=True).stdout
+        assert "class ExerciseNotDone" in checks, (chapter.stem, commit)

@@ -40,7 +40,14 @@ def _call(fn: Callable[..., Any], *args: Any, what: str) -> Any:
         return fn(*args)
     except ExerciseCheckError:
         raise
-    except NotImplementedError as error:  # the workbook's blank, or the reader's own placeholder
+    except NotImplementedError as error:
+        frame = error.__traceback__
+        while frame.tb_next is not None:
+            frame = frame.tb_next
+        if frame.tb_frame.f_code is not getattr(fn, "__code__", None):
+            # raised deeper (say, by torch for a module without forward): the reader's bug
+            _fail(f"calling your {what} raised NotImplementedError: {error}")
+        # raised by the function itself: the workbook's blank, or the reader's own placeholder
         name = getattr(fn, "__name__", "the function")
         detail = f" ({error})" if str(error) else ""
         raise ExerciseNotDone(
