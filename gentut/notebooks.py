@@ -50,6 +50,7 @@ __all__ = [
     "check_notebook",
     "colab_pin",
     "pin_notebook",
+    "repository",
     "repository_url",
     "package_commit",
     "execute_notebook",
@@ -336,12 +337,19 @@ def pin_notebook(nb: Any, url: str, commit: str) -> bool:
     return changed
 
 
-def repository_url(root: Path) -> str:
-    """The repository address in _config.yml (what the launch buttons and install cells use)."""
+def repository(root: Path) -> tuple[str, str]:
+    """The repository address and branch in _config.yml (what the launch buttons, install cells
+    and workbook links use)."""
     import yaml
 
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
-    return str(config["repository"]["url"]).rstrip("/").removesuffix(".git")
+    repo = config["repository"]
+    return str(repo["url"]).rstrip("/").removesuffix(".git"), str(repo.get("branch", "main"))
+
+
+def repository_url(root: Path) -> str:
+    """The repository address in _config.yml."""
+    return repository(root)[0]
 
 
 def _git(root: Path, *args: str) -> str:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from gentut.notebooks import find_root, read_toc, resolve_entry
+from gentut.notebooks import find_root, read_toc, repository, resolve_entry
 
 __all__ = ["WORKBOOK_DIR", "LINK_TAG", "chapter_numbers", "workbook", "workbook_path", "write_workbooks",
            "stale_workbooks", "main"]
@@ -298,12 +298,7 @@ def workbook(nb: dict[str, Any], *, chapter: int | None, chapter_url: str) -> di
     return out
 
 
-def _repository(root: Path) -> tuple[str, str]:
-    import yaml
-
-    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
-    repo = config.get("repository", {})
-    return str(repo.get("url", "")).rstrip("/"), str(repo.get("branch", "main"))
+_repository = repository  # the book's address and branch, read where the install cells read it
 
 
 def workbook_path(root: Path, chapter: Path) -> Path:
