@@ -27,7 +27,7 @@ from typing import Any, Iterable
 
 import torch
 
-__all__ = ["FORMAT_VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "require_sections"]
+__all__ = ["FORMAT_VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint", "require_sections", "check_loadable"]
 
 # Bump when the layout of the stored dict changes in a way old readers would misread.
 FORMAT_VERSION = 1
@@ -49,7 +49,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     if not isinstance(state, Mapping):
         raise TypeError(f"state must be a dict, got {type(state).__name__}")
     state = {**state, "format_version": FORMAT_VERSION}
-    _check_loadable(state, "state")
+    check_loadable(state, "state")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(path)
@@ -171,19 +171,19 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _check_loadable(value: Any, where: str) -> None:
+def check_loadable(value: Any, where: str) -> None:
     """Raise TypeError naming the first value `weights_only=True` would refuse to load."""
     # Exact types: subclasses (IntEnum, namedtuple, defaultdict, ...) need custom unpickling.
     if isinstance(value, torch.Tensor) or type(value) in _PLAIN_TYPES:
         return
     if type(value) in (dict, OrderedDict):
         for key, item in value.items():
-            _check_loadable(key, f"{where} key")
-            _check_loadable(item, f"{where}[{key!r}]")
+            check_loadable(key, f"{where} key")
+            check_loadable(item, f"{where}[{key!r}]")
         return
     if type(value) in (list, tuple, set):
         for index, item in enumerate(value):
-            _check_loadable(item, f"{where}[{index}]")
+            check_loadable(item, f"{where}[{index}]")
         return
     raise TypeError(
         f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which "
