@@ -1,6 +1,6 @@
 """The 2-D laboratory trained as ensembles: how much faster than separate runs, and the same results?
 
-    python bench/lab_ensemble.py                     # ring and grid, seeds 0-4 (about 25 minutes)
+    python bench/lab_ensemble.py [--data ring grid]  # seeds 0-4; ring about 10 minutes, grid 20 more on 2 cores
     python bench/lab_ensemble.py --smoke --output /tmp/lab_ensemble.json   # toy size (CI)
 
 Speed: for each variant of the chapter's comparison, SPEED_STEPS steps of five separate runs one
@@ -39,7 +39,7 @@ SOURCES = ["bench/lab_ensemble.py", "gentut/lab2d_ensemble.py", "gentut/models/e
            "gentut/models/gan.py", "gentut/models/networks.py", "gentut/losses.py", "gentut/trainer.py",
            "gentut/step.py", "gentut/spec.py", "gentut/data/toy2d.py", "gentut/data/loader.py",
            "gentut/metrics/modes.py"]
-SPEED_STEPS, REPEATS = 300, 3
+SPEED_STEPS, REPEATS = 200, 2
 
 
 def speed(variants, seeds, steps: int, repeats: int) -> dict[str, dict[str, float]]:
