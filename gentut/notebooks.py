@@ -386,7 +386,35 @@ def _environment(**defaults: str) -> Iterator[None]:
             os.environ.pop(name, None)
 
 
-def _run_record(profile: str, seconds: float, commit: str | None) -> dict[str, Any]:
+def kernel_peak_mb(client: Any) -> float | None:
+    """The peak resident memory of `client`'s kernel process so far, in MB (Linux's VmHWM in
+    /proc), or None where it cannot be read (another system, a remote kernel)."""
+    try:
+        pid = client.km.provisioner.process.pid
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except (AttributeError, OSError, ValueError):
+        return None
+    return None
+
+
+class PeakMemory:
+    """An nbclient ``on_cell_executed`` hook that keeps the kernel's peak memory (MB) after each
+    cell, so the last reading, taken before the kernel shuts down, is the run's peak."""
+
+    def __init__(self) -> None:
+        self.client: Any = None
+        self.mb: float | None = None
+
+    def __call__(self, **_: Any) -> None:
+        if self.client is not None:
+            reading = kernel_peak_mb(self.client)
+            if reading is not None:
+                self.mb = max(self.mb or 0.0, reading)
+
+
+def _run_record(profile: str, seconds: float, commit: str | None, peak_mb: float | None = None) -> dict[str, Any]:
     import torch
 
     from gentut.device import pick_device
@@ -398,6 +426,8 @@ def _run_record(profile: str, seconds: float, commit: str | None) -> dict[str, A
         "torch": torch.__version__,
         "date": datetime.date.today().isoformat(),
     }
+    if peak_mb is not None:
+        record["peak_memory_mb"] = round(peak_mb)  # the kernel's peak resident memory
     if commit is not None:
         record["commit"] = commit  # the package that produced the outputs; the install cell's pin
     return record
@@ -424,13 +454,16 @@ def execute_notebook(path: str | Path, *, timeout: int = DEFAULT_CELL_TIMEOUT) -
             root = find_root(path.parent)
             commit = package_commit(root)
             pin_notebook(nb, repository_url(root), commit)
+        peak = PeakMemory()
         client = NotebookClient(
             nb,
             timeout=timeout,
             kernel_name="python3",
             resources={"metadata": {"path": str(path.parent.resolve())}},
             record_timing=False,
+            on_cell_executed=peak,  # after the reply (on_cell_complete runs when the request is sent)
         )
+        peak.client = client
         start = time.perf_counter()
         try:
             client.execute()
@@ -442,7 +475,7 @@ def execute_notebook(path: str | Path, *, timeout: int = DEFAULT_CELL_TIMEOUT) -
     if problems:
         listing = "\n  ".join(problems)
         raise RuntimeError(f"{_shown(path)}: outputs show problems; the file is left as it was\n  {listing}")
-    record = _run_record(profile, seconds, commit)
+    record = _run_record(profile, seconds, commit, peak.mb)
     nb.metadata.setdefault(RUN_KEY, {})["run"] = record
     nbformat.validate(nb)
     nbformat.write(nb, path)
@@ -470,6 +503,7 @@ def _describe(record: dict[str, Any]) -> str:
     return (
         f"{record['seconds']:.1f} s, profile {record['profile']}, device {record['device']}, "
         f"torch {record['torch']}, {record['date']}"
+        + (f", peak memory {record['peak_memory_mb']:,} MB" if "peak_memory_mb" in record else "")
     )
 
 

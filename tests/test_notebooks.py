@@ -308,3 +308,17 @@ def test_every_chapter_installs_the_commit_that_produced_its_outputs_from_the_bo
         # The commit is in this repository's history (where a clone has it).
         if (ROOT / ".git").exists():
             assert subprocess.run(["git", "cat-file", "-e", f"{pinned[1]}^{{commit}}"], cwd=ROOT).returncode == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory is read from Linux's /proc")
+def test_execute_records_the_kernels_peak_memory(tmp_path, monkeypatch):
+    """A cell that holds 300 MB for a moment raises the recorded peak by about that much."""
+    monkeypatch.delenv("GENTUT_PROFILE", raising=False)
+    records = {}
+    for name, code in (("small", "x = 1"), ("large", "import numpy as np\nx = np.ones(300 * 2**20 // 8)\ndel x")):
+        path = tmp_path / name / "run.ipynb"
+        path.parent.mkdir()
+        nbformat.write(new_notebook(cells=[new_code_cell(code)]), path)
+        records[name] = execute_notebook(path)
+    assert 20 < records["small"]["peak_memory_mb"] < records["large"]["peak_memory_mb"]
+    assert 250 < records["large"]["peak_memory_mb"] - records["small"]["peak_memory_mb"] < 400
