@@ -14,7 +14,7 @@ number) of the same N_SAMPLES samples, drawn with the same noise, from the weigh
 rounded to float16, against the chapter's test images, in the book's classifier's features. Half
 precision is kept when the FD moves by less than HALF_TOLERANCE of its value (0.05 on an FD of 50,
 half the last digit the chapters print); otherwise the file stays float32. The file goes to
-gentut/weights/<name>.pt, its SHA-256 to gentut/weights/SHA256SUMS, and its size, load time (median
+gentut/weights/<name>.pt, its SHA-256 to gentut/weights/MODELS.SHA256SUMS, and its size, load time (median
 of five loads, SHA-256 check and rebuild included), both FDs and the SHA-256 of the chapter's
 training cell to bench/results/pretrained.json. tests/test_pretrained.py fails when that cell or
 the package code the models came from has changed since.
@@ -165,12 +165,31 @@ def store(name: str, offered: Path, weights: Path, n: int) -> dict:
 
 
 def list_sum(weights: Path, path: Path) -> None:
-    """Add or replace `path`'s line in SHA256SUMS (sha256sum's format), keeping the others."""
-    sums = weights / "SHA256SUMS"
+    """Add or replace `path`'s line in MODELS.SHA256SUMS (sha256sum's format), keeping the others."""
+    sums = weights / pretrained.SUMS
     lines = [line for line in (sums.read_text().splitlines() if sums.is_file() else [])
              if line.strip() and not line.endswith(f"  {path.name}")]
     lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}")
     sums.write_text("\n".join(sorted(lines, key=lambda line: line.split("  ", 1)[1])) + "\n")
+
+
+def relist(record: dict, weights: Path, n: int) -> dict:
+    """Check the shipped files of `record` under the code as it is now, without training: each
+    loads through `pretrained.load` (SHA-256 listed again), its FD measured again must equal the
+    one recorded when it was made, and its load time is measured again. For a change that leaves
+    the files as they were (where the list of SHA-256s lives, say)."""
+    results = {}
+    for name, made in record["results"].items():
+        target = pretrained.shipped_path(name, weights)
+        list_sum(weights, target)
+        model = pretrained.load(name, made["settings"], directory=weights).model
+        fd = sample_fd(model, made["settings"], half=False, n=n)
+        if abs(fd - made[f"fd_{made['precision']}"]) > 1e-6 * abs(fd):
+            raise RuntimeError(f"{name}: FD {fd} now, {made[f'fd_' + made['precision']]} when it was made")
+        results[name] = {**made, "load_seconds": round(load_seconds(name, made["settings"], weights), 3),
+                         "sha256": hashlib.sha256(target.read_bytes()).hexdigest()}
+        print(f"{name}: FD {fd:.3f} as when it was made; loads in {results[name]['load_seconds']:.3f} s", flush=True)
+    return results
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -179,7 +198,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chapters", nargs="+", choices=list(CHAPTERS), default=list(CHAPTERS))
     parser.add_argument("--weights", type=Path, default=pretrained.WEIGHTS_DIR)
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--relist", action="store_true",
+                        help="train nothing: check the shipped files of --output under the current code and list them again")
     args = parser.parse_args(argv)
+    if args.relist:
+        from gentut.results import read_results
+
+        start, code = time.perf_counter(), fingerprint(SOURCES)
+        results = relist(read_results(args.output), args.weights, N_SAMPLES)
+        write_results(args.output, results, command="python bench/pretrained.py --relist", seeds=[0],
+                      seconds=time.perf_counter() - start, sources=code)
+        print(f"wrote {args.output}")
+        return
     profile, dataset = ("smoke", "synthetic-digits") if args.smoke else ("cpu", "fashion-mnist")
     n = 200 if args.smoke else N_SAMPLES
     code = fingerprint(SOURCES)  # taken before the runs: an edit during them shows as stale

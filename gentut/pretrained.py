@@ -20,7 +20,7 @@ makes every chapter train its models itself.
 ``bench/pretrained.py`` makes the files: it runs each chapter with ``GENTUT_PRETRAINED_OUT`` set,
 where `offer` saves what the chapter has just trained (elsewhere `offer` does nothing), then
 stores each model in ``gentut/weights/`` (half precision where that changes no number the chapter
-prints), lists its SHA-256 in ``SHA256SUMS`` beside the feature classifier's, and records sizes and
+prints), lists its SHA-256 in ``MODELS.SHA256SUMS`` (the classifier has its own ``SHA256SUMS``), and records sizes and
 load times in ``bench/results/pretrained.json``. Files load with ``weights_only=True`` through
 `gentut.spec.load_model`, after their SHA-256 is checked.
 """
@@ -40,10 +40,12 @@ from gentut import checkpoint
 from gentut.history import History
 from gentut.spec import load_model, model_spec
 
-__all__ = ["WEIGHTS_DIR", "OUT_ENV", "SWITCH_ENV", "Pretrained", "load", "offer", "shipped_path", "write_model"]
+__all__ = ["WEIGHTS_DIR", "SUMS", "OUT_ENV", "SWITCH_ENV", "Pretrained", "listed_sums", "load", "offer", "shipped_path",
+           "write_model"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-SUMS = "SHA256SUMS"
+# The models' own list, apart from the classifier's SHA256SUMS (which the metrics' results depend on)
+SUMS = "MODELS.SHA256SUMS"
 OUT_ENV = "GENTUT_PRETRAINED_OUT"  # set by bench/pretrained.py: where `offer` saves what a chapter trained
 SWITCH_ENV = "GENTUT_PRETRAINED"  # "off": never load, train every model
 SETTING_TYPES = (str, int, float, bool)
@@ -92,17 +94,27 @@ def shipped_path(name: str, directory: Path | None = None) -> Path:
     return (WEIGHTS_DIR if directory is None else Path(directory)) / f"{name}.pt"
 
 
-def _listed_sums(directory: Path) -> dict[str, str]:
-    from gentut.metrics.samples import shipped_sums  # one reader for the one SHA256SUMS file
-
-    return shipped_sums(directory)
+def listed_sums(directory: Path | None = None) -> dict[str, str]:
+    """File name -> SHA-256 of the models listed in `directory`'s MODELS.SHA256SUMS (lines of
+    ``<sha256>  <file name>``, as ``sha256sum`` writes them)."""
+    sums = (WEIGHTS_DIR if directory is None else Path(directory)) / SUMS
+    if not sums.is_file():
+        return {}
+    listed = {}
+    for number, line in enumerate(sums.read_text().splitlines(), 1):
+        if line.strip():
+            digest, _, name = line.strip().partition("  ")
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest) or not name:
+                raise ValueError(f"{sums}, line {number}: expected '<sha256>  <file name>', got {line!r}")
+            listed[name] = digest
+    return listed
 
 
 def load(name: str, settings: Mapping[str, Any], *, directory: Path | None = None,
          device: str | torch.device | None = None) -> Pretrained | None:
     """The shipped model `name` if it was trained with exactly `settings`, else None.
 
-    A file whose SHA-256 is not the one in SHA256SUMS is reported in one line and not used (the
+    A file whose SHA-256 is not the one in MODELS.SHA256SUMS is reported in one line and not used (the
     chapter then trains); a file that is not a model checkpoint raises, naming it. Nothing loads
     when ``GENTUT_PRETRAINED=off``, nor while ``bench/pretrained.py`` runs the chapters to make
     the files (GENTUT_PRETRAINED_OUT set): they must train.
@@ -115,7 +127,7 @@ def load(name: str, settings: Mapping[str, Any], *, directory: Path | None = Non
         return None
     directory = WEIGHTS_DIR if directory is None else Path(directory)
     path = shipped_path(name, directory)
-    expected = _listed_sums(directory).get(path.name)
+    expected = listed_sums(directory).get(path.name)
     if expected is None or not path.is_file():
         return None
     start = time.perf_counter()

@@ -18,7 +18,6 @@ from gentut import pretrained
 from gentut.checkpoint import CheckpointError
 from gentut.history import History
 from gentut.data import mnist as mnist_module
-from gentut.metrics.samples import shipped_sums
 from gentut.models import VAE, MLPDecoder, MLPEncoder, VAEConfig
 from gentut.results import read_results, results_path, stale_sources
 
@@ -57,7 +56,7 @@ def _ship(directory, model, *, half=False, name="vae-test"):
     path = pretrained.write_model(pretrained.shipped_path(name, directory), model, _history(), SETTINGS, 12.5,
                                   half=half)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    (directory / "SHA256SUMS").write_text(f"{digest}  {path.name}\n")
+    (directory / pretrained.SUMS).write_text(f"{digest}  {path.name}\n")
     return path
 
 
@@ -93,7 +92,7 @@ def test_a_damaged_file_is_reported_and_not_used(tmp_path, capsys):
 def test_a_listed_file_that_is_not_a_model_checkpoint_raises_naming_it(tmp_path):
     path = pretrained.shipped_path("vae-test", tmp_path)
     torch.save({"format_version": 1, "model": {}}, path)
-    (tmp_path / "SHA256SUMS").write_text(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n")
+    (tmp_path / pretrained.SUMS).write_text(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n")
     with pytest.raises(CheckpointError, match="vae-test.pt"):
         pretrained.load("vae-test", SETTINGS, directory=tmp_path)
 
@@ -149,7 +148,7 @@ def test_the_shipped_models_are_the_chapters_and_are_fresh():
     assert stale_sources(record) == [], "the code the shipped models came from changed: python bench/pretrained.py"
     wanted = {name for names in bench.CHAPTERS.values() for name in names}
     assert set(record["results"]) == wanted
-    sums = shipped_sums(pretrained.WEIGHTS_DIR)
+    sums = pretrained.listed_sums()
     for name, made in record["results"].items():
         path = pretrained.shipped_path(name)
         assert sums[path.name] == made["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest(), name
@@ -189,5 +188,5 @@ def test_the_bench_makes_the_files_at_toy_size(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     made = read_results(out)["results"]["vaegan"]
     assert made["settings"]["data"] == "synthetic-digits" and made["settings"]["epochs"] == 1
-    assert shipped_sums(weights) == {"vaegan.pt": made["sha256"]}
+    assert pretrained.listed_sums(weights) == {"vaegan.pt": made["sha256"]}
     assert pretrained.load("vaegan", made["settings"], directory=weights) is not None
