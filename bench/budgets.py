@@ -9,13 +9,17 @@ otherwise). Its wall time and its kernel's peak resident memory (Linux's VmHWM, 
 cell: `gentut.notebooks.PeakMemory`) are printed against the book's targets (all notebooks in the
 smoke profile under 3 minutes together, none above 2 GB), beside the cpu profile's figures that
 `make execute` recorded in each notebook's metadata (seconds always; peak memory for runs made
-since it is recorded). The table goes to bench/results/budgets.json with its provenance.
+since it is recorded). The table goes to bench/results/budgets_<profile>.json with its
+provenance and, for each notebook, the SHA-256 of its code cells (`gentut.notebooks.code_sha256`):
+tests/test_results.py calls a row stale when the notebook's code has changed since, and checks the
+runtime box at the top of each chapter against these files and the stored run records.
+
+    python bench/budgets.py --profile cpu --dataset fashion-mnist   # the cpu profile (~40 min)
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,12 +28,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from gentut.notebooks import PeakMemory, toc_notebooks  # noqa: E402
+from gentut.notebooks import PeakMemory, code_sha256, environment, toc_notebooks  # noqa: E402
 from gentut.results import results_path, write_results  # noqa: E402
 
-OUTPUT = results_path("budgets.json")
 SMOKE_TOTAL_SECONDS = 180  # the book's targets (issue 16)
+CPU_TOTAL_SECONDS = 45 * 60
 PEAK_MB = 2048
+
+
+def output_path(profile: str) -> Path:
+    """Where the budgets of `profile` are kept."""
+    return results_path(f"budgets_{profile}.json")
 
 
 def run(path: Path, profile: str, dataset: str) -> tuple[float, float | None]:
@@ -38,22 +47,14 @@ def run(path: Path, profile: str, dataset: str) -> tuple[float, float | None]:
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    saved = {k: os.environ.get(k) for k in ("GENTUT_PROFILE", "GENTUT_DATASET")}
-    os.environ.update(GENTUT_PROFILE=profile, GENTUT_DATASET=dataset)
     peak = PeakMemory()
     client = NotebookClient(nb, timeout=3600, kernel_name="python3", on_cell_executed=peak,
                             resources={"metadata": {"path": str(path.parent.resolve())}})
     peak.client = client
-    try:
+    with environment(GENTUT_PROFILE=profile, GENTUT_DATASET=dataset):
         start = time.perf_counter()
         client.execute()
         return time.perf_counter() - start, peak.mb
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,8 +62,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "gpu"])
     parser.add_argument("--dataset", default="synthetic-digits")
     parser.add_argument("--notebooks", nargs="+", type=Path, default=None)
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--output", type=Path, default=None, help="default bench/results/budgets_<profile>.json")
     args = parser.parse_args(argv)
+    output = args.output or output_path(args.profile)
     notebooks = args.notebooks or [ROOT / p for p in toc_notebooks(ROOT)]
     started = time.perf_counter()
     rows = {}
@@ -71,9 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     for path in notebooks:
         path = Path(path).resolve()
         name = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
+        nb = json.loads(path.read_text())  # before the run: an edit made meanwhile then shows as stale
+        stored = nb["metadata"].get("gentut", {}).get("run", {})
         seconds, peak = run(path, args.profile, args.dataset)
-        stored = json.loads(path.read_text())["metadata"].get("gentut", {}).get("run", {})
-        rows[name] = {"seconds": round(seconds, 1), "peak_memory_mb": None if peak is None else round(peak),
+        rows[name] = {"seconds": round(seconds, 1), "code_sha256": code_sha256(nb),
+                      "peak_memory_mb": None if peak is None else round(peak),
                       "cpu_seconds": stored.get("seconds") if stored.get("profile") == "cpu" else None,
                       "cpu_peak_memory_mb": stored.get("peak_memory_mb") if stored.get("profile") == "cpu" else None}
         r = rows[name]
@@ -84,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     cpu_total = sum(r["cpu_seconds"] or 0 for r in rows.values())
     print(f"total {total:.0f} s in the {args.profile} profile"
           + (f" (target under {SMOKE_TOTAL_SECONDS} s)" if args.profile == "smoke" else "")
+          + (f" (target under {CPU_TOTAL_SECONDS} s)" if args.profile == "cpu" else "")
           + (f"; largest peak {max(peaks):,} MB (target under {PEAK_MB:,})" if peaks else "")
           + f"; the stored cpu runs: {cpu_total:.0f} s together")
     summary = {"total_seconds": round(total, 1), "largest_peak_mb": max(peaks) if peaks else None,
@@ -91,9 +96,9 @@ def main(argv: list[str] | None = None) -> None:
     command = "python bench/budgets.py" + ("" if args.profile == "smoke" else f" --profile {args.profile}") \
         + ("" if args.dataset == "synthetic-digits" else f" --dataset {args.dataset}") \
         + ("" if args.notebooks is None else " --notebooks " + " ".join(map(str, args.notebooks)))
-    write_results(args.output, {"notebooks": rows, "summary": summary}, command=command, seeds=[0],
+    write_results(output, {"notebooks": rows, "summary": summary}, command=command, seeds=[0],
                   seconds=time.perf_counter() - started, sources=[])
-    print(f"wrote {args.output}")
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":

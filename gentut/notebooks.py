@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import hashlib
 import os
 import re
 import subprocess
@@ -384,6 +385,33 @@ def _environment(**defaults: str) -> Iterator[None]:
     finally:
         for name in added:
             os.environ.pop(name, None)
+
+
+@contextlib.contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Set environment variables (a kernel started inside inherits them) for the duration of the
+    block, then put back what was there before, set or unset."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def code_sha256(nb: Any) -> str:
+    """SHA-256 of a notebook's code cells' sources, in order (outputs and prose left out): what a
+    measurement of the notebook's run depends on in the notebook itself."""
+    digest = hashlib.sha256()
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            digest.update(source.encode() + b"\0")
+    return digest.hexdigest()
 
 
 def kernel_peak_mb(client: Any) -> float | None:

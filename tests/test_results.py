@@ -334,7 +334,7 @@ def test_the_budgets_script_records_time_and_peak_memory(tmp_path):
 
     notebook = tmp_path / "tiny.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell("import os\nprint(os.environ['GENTUT_PROFILE'])")]), notebook)
-    out = tmp_path / "budgets.json"
+    out = tmp_path / "budgets_smoke.json"
     result = subprocess.run([sys.executable, "bench/budgets.py", "--notebooks", str(notebook), "--output", str(out)],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
