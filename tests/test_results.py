@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from gentut.results import ResultsError, fingerprint, provenance, read_results, stale_sources, write_results
 
@@ -281,14 +282,30 @@ def test_the_speed_suite_runs_every_family_three_ways_at_toy_size(tmp_path):
         if family not in ("dcgan", "vaegan"):
             tried.discard("Trainer + channels_last")  # no convolutions
             assert row["skipped"]["channels_last"] == "no convolutions"
-        if "bf16 autocast" not in row["skipped"]:  # a CPU with bf16 units tries it
-            tried.add("Trainer + bf16 autocast")
+        if "autocast" not in row["skipped"]:  # a CPU with bf16 units tries it
+            tried.add("Trainer + autocast")
+            assert row["autocast"] == "bfloat16"
+        else:
+            assert row["skipped"]["autocast"] == "no bf16 units on this CPU" and row["autocast"] is None
         assert set(row["images_per_second"]) == {"Trainer", "plain", "DataLoader"} | tried, family
         assert min(row["images_per_second"].values()) > 0 and row["flops_per_step"] > 0, family
         assert "compile" not in row["first_two_steps_seconds"]  # the smoke run leaves compiling out
     peaks = record["machine"]["peak_flop_per_second"]
     assert peaks["fp32"] > 0 and peaks["bf16"] > 0
     assert "T/plain" in result.stdout and "bf16 units:" in result.stdout
+    # every option tried gets a verdict, kept or dropped, and the defaults are named
+    assert set(record["verdicts"]) == {"foreach Adam", "fused Adam", "channels_last", "autocast"}
+    assert all(v.startswith(("gains", "dropped", "kept", "not tried")) for v in record["verdicts"].values())
+    assert "on by default in gentut:" in result.stdout
+
+
+def test_the_speed_suite_says_clearly_when_the_gpu_asked_for_is_missing(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = subprocess.run([sys.executable, "bench/speed.py", "--smoke", "--device", "cuda", "--output",
+                             str(tmp_path / "speed.json")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "no CUDA device" in result.stderr
+    assert not (tmp_path / "speed.json").exists()
 
 
 def test_the_committed_speed_table_comes_from_the_current_code():
