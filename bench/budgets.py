@@ -12,7 +12,9 @@ smoke profile under 3 minutes together, none above 2 GB), beside the cpu profile
 since it is recorded). The table goes to bench/results/budgets_<profile>.json with its
 provenance and, for each notebook, the SHA-256 of its code cells (`gentut.notebooks.code_sha256`):
 tests/test_results.py calls a row stale when the notebook's code has changed since, and checks the
-runtime box at the top of each chapter against these files and the stored run records.
+runtime box at the top of each chapter against these files and the stored run records. With
+--notebooks, the rows of those notebooks replace theirs in an existing file and the others stay,
+each with the date it was measured.
 
     python bench/budgets.py --profile cpu --dataset fashion-mnist   # the cpu profile (~40 min)
 """
@@ -29,7 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from gentut.notebooks import PeakMemory, code_sha256, environment, toc_notebooks  # noqa: E402
-from gentut.results import results_path, write_results  # noqa: E402
+from gentut.results import read_results, results_path, write_results  # noqa: E402
 
 SMOKE_TOTAL_SECONDS = 180  # the book's targets (issue 16)
 CPU_TOTAL_SECONDS = 45 * 60
@@ -67,7 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     output = args.output or output_path(args.profile)
     notebooks = args.notebooks or [ROOT / p for p in toc_notebooks(ROOT)]
     started = time.perf_counter()
-    rows = {}
+    rows: dict[str, dict] = {}
+    if args.notebooks is not None and output.is_file():  # keep the rows of the notebooks not run now
+        earlier = read_results(output)
+        for name, row in earlier["results"]["notebooks"].items():
+            rows[name] = {**row, "date": row.get("date", earlier["date"])}
     print(f"{args.profile} profile on {args.dataset}; cpu columns: the stored outputs' run records")
     print(f"{'notebook':<44} {'seconds':>8} {'peak MB':>8}   {'cpu s':>6} {'cpu MB':>7}")
     for path in notebooks:
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         nb = json.loads(path.read_text())  # before the run: an edit made meanwhile then shows as stale
         stored = nb["metadata"].get("gentut", {}).get("run", {})
         seconds, peak = run(path, args.profile, args.dataset)
-        rows[name] = {"seconds": round(seconds, 1), "code_sha256": code_sha256(nb),
+        rows[name] = {"seconds": round(seconds, 1), "code_sha256": code_sha256(nb), "date": time.strftime("%Y-%m-%d"),
                       "peak_memory_mb": None if peak is None else round(peak),
                       "cpu_seconds": stored.get("seconds") if stored.get("profile") == "cpu" else None,
                       "cpu_peak_memory_mb": stored.get("peak_memory_mb") if stored.get("profile") == "cpu" else None}

@@ -2,6 +2,7 @@
 benchmark runs at toy size; and the committed results the GAN chapter quotes match the code."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -345,7 +346,28 @@ def test_the_lab_as_ensembles_is_faster_and_reaches_what_separate_runs_reach():
                 assert t is not None and abs(t) < 3, (data, variant, key, row)
 
 
-def test_the_budgets_script_records_time_and_peak_memory(tmp_path):
+def test_the_lab_seeds_check_trains_one_variant_both_ways_at_toy_size(tmp_path):
+    out = tmp_path / "seeds.json"
+    result = subprocess.run([sys.executable, "bench/lab_ensemble_seeds.py", "--smoke", "--output", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    record = read_results(out)["results"]
+    assert set(record["per_seed"]) == {"separate", "ensemble"} and len(record["per_seed"]["ensemble"]) == 2
+    assert set(record["summary"]) == {"modes", "quality"} and "Welch's t" in result.stdout
+
+
+def test_the_committed_lab_seeds_check_comes_from_the_current_code():
+    record = _committed_and_fresh("lab_ensemble_seeds.json")
+    results = record["results"]
+    assert results["variant"] == "GAN, fast discriminator" and results["data"] == "grid" and len(record["seeds"]) >= 10
+    assert set(record["seeds"]).isdisjoint(range(5))  # new seeds: 0-4 are the earlier comparison's
+    # the ensemble's distribution over seeds is the separate runs' (the claim of gentut.lab2d_ensemble)
+    for key in ("modes", "quality", "modes_pooled"):
+        t = results["summary"][key]["t"]
+        assert t is not None and abs(t) < 3, (key, results["summary"][key])
+
+
+
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
@@ -360,3 +382,95 @@ def test_the_budgets_script_records_time_and_peak_memory(tmp_path):
     if Path("/proc/self/status").exists():
         assert 20 < row["peak_memory_mb"] < 2048
     assert "total" in result.stdout and "target under 180 s" in result.stdout
+    from gentut.notebooks import code_sha256
+
+    assert row["code_sha256"] == code_sha256(nbformat.read(notebook, as_version=4))
+    # a second notebook measured later joins the file; the first keeps its row
+    other = tmp_path / "other.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("x = 1")]), other)
+    result = subprocess.run([sys.executable, "bench/budgets.py", "--notebooks", str(other), "--output", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = read_results(out)["results"]["notebooks"]
+    assert set(rows) == {"tiny.ipynb", "other.ipynb"} and rows["tiny.ipynb"]["seconds"] == row["seconds"]
+
+
+# ---------------------------------------------------------------- budgets shown in the book
+
+def _toc_notebooks() -> list[str]:
+    from gentut.notebooks import toc_notebooks
+
+    return [Path(p).as_posix() for p in toc_notebooks(ROOT)]
+
+
+def _budget_rows(profile: str) -> dict:
+    record = read_results(ROOT / "bench" / "results" / f"budgets_{profile}.json")
+    summary = record["results"]["summary"]
+    # the cpu profile on the stored outputs' data; the smoke profile on what CI has, the synthetic digits
+    assert (summary["profile"], summary["dataset"]) == (profile, "fashion-mnist" if profile == "cpu" else "synthetic-digits")
+    return record["results"]["notebooks"]
+
+
+def _number(pattern: str, text: str, where: str) -> int:
+    found = re.search(pattern, text)
+    assert found, f"{where}: no match for {pattern!r}"
+    return int(found[1].replace(",", ""))
+
+
+def _runtime_box(nb) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "{admonition} Runtime" in cell.source:
+            text = cell.source[cell.source.index("{admonition} Runtime"):]
+            return " ".join(text.split("```")[0].split())  # one line: the box's sentences may wrap anywhere
+    raise AssertionError("no Runtime box")
+
+
+@pytest.mark.parametrize("notebook", _toc_notebooks())
+def test_each_chapters_runtime_box_quotes_its_stored_run_and_measured_budgets(notebook):
+    """The box at the top of a chapter says how long it takes and how much memory it needs: the
+    seconds of the stored run (its run record), the peak memory of the cpu profile and the smoke
+    profile's seconds and memory (bench/budgets.py), for the notebook's current code."""
+    import nbformat
+
+    from gentut.notebooks import code_sha256
+
+    nb = nbformat.read(ROOT / notebook, as_version=4)
+    cpu, smoke = _budget_rows("cpu")[notebook], _budget_rows("smoke")[notebook]
+    for profile, row in (("cpu", cpu), ("smoke", smoke)):
+        assert row["code_sha256"] == code_sha256(nb), (
+            f"{notebook}'s code changed after bench/budgets_{profile}.json measured it: run "
+            f"`python bench/budgets.py --profile {profile} --notebooks {notebook}"
+            + (" --dataset fashion-mnist" if profile == "cpu" else "") + "` and update its Runtime box")
+    # the book's target: no notebook above 2 GB
+    assert cpu["peak_memory_mb"] < 2048 and smoke["peak_memory_mb"] < 2048, (cpu, smoke)
+    box, run = _runtime_box(nb), nb.metadata["gentut"]["run"]
+    assert run["profile"] == "cpu"
+    assert _number(r"whose outputs you see here, took ([\d,]+) s", box, notebook) == round(run["seconds"])
+    assert _number(r"needs at most ([\d,]+) MB", box, notebook) == cpu["peak_memory_mb"]
+    assert _number(r"the `smoke` profile that the tests run takes ([\d,]+) s", box, notebook) == round(smoke["seconds"])
+    assert _number(r"the `smoke` profile that the tests run takes [\d,]+ s and ([\d,]+) MB", box, notebook) \
+        == smoke["peak_memory_mb"]
+
+
+def test_the_running_pages_table_of_run_times_is_the_measured_one():
+    """book/introduction/running.md lists every chapter's times and memory as the boxes do, and the
+    book in the cpu profile fits the 45-minute target."""
+    import nbformat
+
+    page = (ROOT / "book" / "introduction" / "running.md").read_text()
+    cpu, smoke = _budget_rows("cpu"), _budget_rows("smoke")
+    total = 0.0
+    for notebook in _toc_notebooks():
+        nb = nbformat.read(ROOT / notebook, as_version=4)
+        title = next(line[2:].strip() for cell in nb.cells if cell.cell_type == "markdown"
+                     for line in cell.source.splitlines() if line.startswith("# "))
+        rows = [line for line in page.splitlines() if line.startswith(f"| {title} |")]
+        assert len(rows) == 1, f"running.md has {len(rows)} rows for {title!r}"
+        cells = [c.strip() for c in rows[0].strip("|").split("|")]
+        seconds = nb.metadata["gentut"]["run"]["seconds"]
+        total += seconds
+        assert cells[1] == f"{round(smoke[notebook]['seconds'])} s", (title, cells)
+        assert cells[2].startswith(f"{round(seconds):,} s"), (title, cells)
+        assert cells[3] == f"{cpu[notebook]['peak_memory_mb']:,} MB", (title, cells)
+    assert total < 45 * 60, f"the book takes {total:.0f} s in the cpu profile, over the 45-minute target"
+    assert f"{total / 60:.0f} minutes" in page, f"running.md should give the book's total, {total / 60:.0f} minutes"
