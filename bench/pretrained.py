@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from gentut.data import load_book_images  # noqa: E402
 from gentut.history import History  # noqa: E402
 from gentut.metrics import evaluate_generator, load_or_train_classifier  # noqa: E402
 from gentut.models.sampling import evaluation_mode  # noqa: E402
+from gentut.notebooks import environment  # noqa: E402
 from gentut.results import fingerprint, results_path, write_results  # noqa: E402
 from gentut.spec import load_model  # noqa: E402
 
@@ -90,20 +90,12 @@ def run_chapter(chapter: str, out: Path, profile: str, dataset: str) -> float:
     from nbclient import NotebookClient
 
     nb = nbformat.read(ROOT / chapter, as_version=4)
-    env = {pretrained.OUT_ENV: str(out), "GENTUT_PROFILE": profile, "GENTUT_DATASET": dataset}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits this process's environment
-    try:
+    # the kernel inherits this process's environment
+    with environment(**{pretrained.OUT_ENV: str(out), "GENTUT_PROFILE": profile, "GENTUT_DATASET": dataset}):
         start = time.perf_counter()
         NotebookClient(nb, timeout=3600, kernel_name="python3",
                        resources={"metadata": {"path": str((ROOT / chapter).parent)}}).execute()
         return time.perf_counter() - start
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def sample_fd(model: torch.nn.Module, settings: dict, *, half: bool, n: int) -> float:
