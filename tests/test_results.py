@@ -367,7 +367,7 @@ def test_the_committed_lab_seeds_check_comes_from_the_current_code():
         assert t is not None and abs(t) < 3, (key, results["summary"][key])
 
 
-
+def test_the_budgets_script_records_time_and_peak_memory(tmp_path):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
