@@ -374,17 +374,9 @@ def package_commit(root: Path) -> str:
 # --------------------------------------------------------------------------- running
 
 
-@contextlib.contextmanager
-def _environment(**defaults: str) -> Iterator[None]:
+def _environment(**defaults: str) -> contextlib.AbstractContextManager[None]:
     """Set environment variables that are not already set, for the duration of the block."""
-    added = [name for name in defaults if name not in os.environ]
-    for name in added:
-        os.environ[name] = defaults[name]
-    try:
-        yield
-    finally:
-        for name in added:
-            os.environ.pop(name, None)
+    return environment(**{name: value for name, value in defaults.items() if name not in os.environ})
 
 
 @contextlib.contextmanager
